@@ -1,0 +1,3 @@
+#include "mlpc.h"
+#define MLPC_TEMPLATE "activation.inc"
+#include "instantiate.h"

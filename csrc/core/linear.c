@@ -1,0 +1,4 @@
+#include <string.h>
+#include "mlpc.h"
+#define MLPC_TEMPLATE "linear.inc"
+#include "instantiate.h"

@@ -1,0 +1,309 @@
+/* Network construction, memory, and the dtype dispatch of the passes in net.inc. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net.h"
+
+#define MLPC_TEMPLATE "net.inc"
+#include "instantiate.h"
+
+const char *mlpc_strerror(int code)
+{
+    switch (code) {
+    case MLPC_OK: return "ok";
+    case MLPC_ENOMEM: return "out of memory";
+    case MLPC_EINVAL: return "invalid argument";
+    case MLPC_ELABEL: return "class label out of range";
+    case MLPC_ESTATE: return "call out of order";
+    case MLPC_EBATCH: return "batch normalization in training mode needs more than one example per batch";
+    default: return "unknown error";
+    }
+}
+
+/* ---- reference-counted blocks ---- */
+mlpc_block *mlpc_block_new(size_t bytes)
+{
+    mlpc_block *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    b->data = calloc(bytes ? bytes : 1, 1);
+    if (!b->data) { free(b); return NULL; }
+    b->refs = 1;
+    b->bytes = bytes;
+    return b;
+}
+
+void mlpc_block_retain(mlpc_block *b) { b->refs++; }
+
+void mlpc_block_release(mlpc_block *b)
+{
+    if (b && --b->refs == 0) { free(b->data); free(b); }
+}
+
+/* a * b, or SIZE_MAX when it overflows (an allocation of SIZE_MAX then fails cleanly) */
+static size_t mul(size_t a, size_t b) { return (b && a > SIZE_MAX / b) ? SIZE_MAX : a * b; }
+static size_t add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* tensors a layer owns, as (rows, cols, is_weight) */
+static size_t layer_tensors(const mlpc_layer *L, size_t shape[2][3])
+{
+    switch (L->kind) {
+    case MLPC_LAYER_LINEAR:
+        shape[0][0] = L->out; shape[0][1] = L->in; shape[0][2] = 1;
+        shape[1][0] = 1; shape[1][1] = L->out; shape[1][2] = 0;
+        return L->option ? 2 : 1;
+    case MLPC_LAYER_ACTIVATION:
+        shape[0][0] = 1; shape[0][1] = 1; shape[0][2] = 0;
+        return L->option ? 1 : 0;
+    case MLPC_LAYER_PRELU:
+        shape[0][0] = 1; shape[0][1] = L->option ? 1 : L->out; shape[0][2] = 0;
+        return 1;
+    case MLPC_LAYER_BATCHNORM:
+    case MLPC_LAYER_LAYERNORM:
+        for (int k = 0; k < 2; k++) { shape[k][0] = 1; shape[k][1] = L->out; shape[k][2] = 0; }
+        return L->option ? 2 : 0;
+    default:
+        return 0;
+    }
+}
+
+static int check_layer(const mlpc_layer *layers, size_t l)
+{
+    const mlpc_layer *L = &layers[l];
+    if (L->in == 0 || L->out == 0 || L->in > INT_MAX || L->out > INT_MAX) return MLPC_EINVAL;
+    if (l > 0 && layers[l - 1].out != L->in) return MLPC_EINVAL;
+    switch (L->kind) {
+    case MLPC_LAYER_LINEAR: return MLPC_OK;
+    case MLPC_LAYER_GATED:
+        if (L->in != 2 * L->out) return MLPC_EINVAL;
+        /* fall through */
+    case MLPC_LAYER_ACTIVATION:
+        return (unsigned)L->act < MLPC_NUM_ACTIVATIONS ? MLPC_OK : MLPC_EINVAL;
+    case MLPC_LAYER_BATCHNORM:
+    case MLPC_LAYER_LAYERNORM:
+        return L->in == L->out && L->alpha >= 0 ? MLPC_OK : MLPC_EINVAL;
+    case MLPC_LAYER_DROPOUT:
+        return L->in == L->out && L->alpha >= 0 && L->alpha < 1 ? MLPC_OK : MLPC_EINVAL;
+    case MLPC_LAYER_RESIDUAL:
+        return L->in == L->out && L->skip < l && layers[L->skip].in == L->in ? MLPC_OK : MLPC_EINVAL;
+    case MLPC_LAYER_PRELU:
+        return L->in == L->out ? MLPC_OK : MLPC_EINVAL;
+    default:
+        return MLPC_EINVAL;
+    }
+}
+
+static void fill(void *buf, mlpc_dtype dtype, size_t offset, size_t n, double value)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (dtype == MLPC_FLOAT32) ((float *)buf)[offset + i] = (float)value;
+        else ((double *)buf)[offset + i] = value;
+    }
+}
+
+int mlpc_net_create(mlpc_net **out, mlpc_dtype dtype, const mlpc_layer *layers, size_t nlayers)
+{
+    *out = NULL;
+    if (nlayers == 0 || (dtype != MLPC_FLOAT32 && dtype != MLPC_FLOAT64)) return MLPC_EINVAL;
+    for (size_t l = 0; l < nlayers; l++) {
+        int rc = check_layer(layers, l);
+        if (rc) return rc;
+    }
+    mlpc_net *net = calloc(1, sizeof *net);
+    if (!net) return MLPC_ENOMEM;
+    net->dtype = dtype;
+    net->elsize = dtype == MLPC_FLOAT32 ? sizeof(float) : sizeof(double);
+    net->nlayers = nlayers;
+    net->training = 1;
+    net->layers = malloc(nlayers * sizeof *net->layers);
+    net->tensors = malloc(2 * nlayers * sizeof *net->tensors);
+    net->out_off = calloc(nlayers, sizeof(size_t));
+    net->grad_off = calloc(nlayers + 1, sizeof(size_t));
+    net->cache_off = calloc(nlayers, sizeof(size_t));
+    if (!net->layers || !net->tensors || !net->out_off || !net->grad_off || !net->cache_off)
+        goto nomem;
+    memcpy(net->layers, layers, nlayers * sizeof *layers);
+
+    /* lay the tensors out one after another in the parameter block */
+    for (size_t l = 0; l < nlayers; l++) {
+        mlpc_layer *L = &net->layers[l];
+        size_t shape[2][3];
+        L->tensor = net->ntensors;
+        L->ntensors = layer_tensors(L, shape);
+        for (size_t k = 0; k < L->ntensors; k++) {
+            mlpc_tensor *T = &net->tensors[net->ntensors++];
+            T->rows = shape[k][0];
+            T->cols = shape[k][1];
+            T->size = mul(T->rows, T->cols);
+            T->offset = net->nparams;
+            T->layer = l;
+            T->is_weight = (int)shape[k][2];
+            net->nparams = add(net->nparams, T->size);
+        }
+        if (L->kind == MLPC_LAYER_BATCHNORM) {
+            L->buffer = net->nbuffers;
+            net->nbuffers = add(net->nbuffers, 2 * L->out);
+        }
+        if (L->kind == MLPC_LAYER_DROPOUT) mlpc_rng_seed(&L->rng, L->seed);
+    }
+    net->params = calloc(net->nparams ? net->nparams : 1, net->elsize);
+    net->grads = calloc(net->nparams ? net->nparams : 1, net->elsize);
+    net->buffers = calloc(net->nbuffers ? net->nbuffers : 1, net->elsize);
+    if (!net->params || !net->grads || !net->buffers) goto nomem;
+
+    /* starting values that are not zero: γ = 1, slopes and β at alpha, running variance 1 */
+    for (size_t l = 0; l < nlayers; l++) {
+        const mlpc_layer *L = &net->layers[l];
+        const mlpc_tensor *T = &net->tensors[L->tensor];
+        if (L->ntensors && (L->kind == MLPC_LAYER_PRELU || L->kind == MLPC_LAYER_ACTIVATION))
+            fill(net->params, dtype, T->offset, T->size, L->alpha);
+        if (L->ntensors && (L->kind == MLPC_LAYER_BATCHNORM || L->kind == MLPC_LAYER_LAYERNORM))
+            fill(net->params, dtype, T->offset, T->size, 1.0);
+        if (L->kind == MLPC_LAYER_BATCHNORM)
+            fill(net->buffers, dtype, L->buffer + L->out, L->out, 1.0);
+    }
+    *out = net;
+    return mlpc_net_reserve(net, 1);
+nomem:
+    mlpc_net_free(net);
+    return MLPC_ENOMEM;
+}
+
+void mlpc_net_free(mlpc_net *net)
+{
+    if (!net) return;
+    mlpc_block_release(net->outputs);
+    mlpc_block_release(net->doutputs);
+    mlpc_block_release(net->cache);
+    free(net->params); free(net->grads); free(net->buffers);
+    free(net->out_off); free(net->grad_off); free(net->cache_off);
+    free(net->layers); free(net->tensors);
+    free(net);
+}
+
+/* elements of per-batch cache a layer needs for C examples */
+static size_t cache_size(const mlpc_layer *L, size_t C)
+{
+    size_t M = L->out;
+    switch (L->kind) {
+    case MLPC_LAYER_BATCHNORM: return add(mul(C, M), 2 * M);   /* x̂, mean, var */
+    case MLPC_LAYER_LAYERNORM: return add(mul(C, M), mul(2, C));
+    case MLPC_LAYER_DROPOUT: return mul(C, M);                 /* the mask */
+    default: return 0;
+    }
+}
+
+int mlpc_net_reserve(mlpc_net *net, size_t N)
+{
+    if (N > INT_MAX) return MLPC_ENOMEM;   /* GEMM takes int sizes */
+    if (N <= net->capacity && net->outputs) return MLPC_OK;
+    size_t C = N, nout = 0, ngrad = 0, ncache = 0;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        const mlpc_layer *L = &net->layers[l];
+        net->out_off[l] = nout;
+        nout = add(nout, mul(C, L->out));
+        net->grad_off[l] = ngrad;
+        ngrad = add(ngrad, mul(C, L->in));
+        net->cache_off[l] = ncache;
+        ncache = add(ncache, cache_size(L, C));
+    }
+    net->grad_off[net->nlayers] = ngrad;
+    ngrad = add(ngrad, mul(C, net->layers[net->nlayers - 1].out));
+    mlpc_block *o = mlpc_block_new(mul(nout, net->elsize));
+    mlpc_block *g = mlpc_block_new(mul(ngrad, net->elsize));
+    mlpc_block *c = mlpc_block_new(mul(ncache, net->elsize));
+    if (!o || !g || !c) {
+        mlpc_block_release(o); mlpc_block_release(g); mlpc_block_release(c);
+        /* the offsets must match the blocks we keep */
+        size_t keep = net->capacity;
+        net->capacity = 0;
+        if (keep && net->outputs) { mlpc_block *a = net->outputs; net->outputs = NULL;
+            mlpc_net_reserve(net, keep); mlpc_block_release(a); }
+        return MLPC_ENOMEM;
+    }
+    mlpc_block_release(net->outputs);
+    mlpc_block_release(net->doutputs);
+    mlpc_block_release(net->cache);
+    net->outputs = o;
+    net->doutputs = g;
+    net->cache = c;
+    net->capacity = C;
+    net->forward_done = 0;
+    return MLPC_OK;
+}
+
+#define DISPATCH(fn, ...) (net->dtype == MLPC_FLOAT32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
+
+int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
+{
+    if (N == 0 || N > net->capacity) return MLPC_EINVAL;
+    net->input = x;
+    net->N = N;
+    net->forward_done = 0;
+    int rc = DISPATCH(forward, net);
+    net->forward_done = rc == MLPC_OK;
+    return rc;
+}
+
+int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
+{
+    if (!net->forward_done) return MLPC_ESTATE;
+    if (dy)
+        memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
+               net->N * net->layers[net->nlayers - 1].out * net->elsize);
+    return DISPATCH(backward, net, need_dx);
+}
+
+int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const void *targets,
+                  double *cost)
+{
+    if (!net->forward_done) return MLPC_ESTATE;
+    if (!labels == !targets) return MLPC_EINVAL;
+    if (labels && loss != MLPC_SOFTMAX_CROSS_ENTROPY) return MLPC_EINVAL;
+    return DISPATCH(loss, net, loss, labels, targets, cost);
+}
+
+double mlpc_net_penalty(const mlpc_net *net) { return net->l2 ? DISPATCH(penalty, net) : 0.0; }
+
+void mlpc_net_zero_grad(mlpc_net *net) { memset(net->grads, 0, net->nparams * net->elsize); }
+
+double mlpc_net_grad_norm(const mlpc_net *net)
+{
+    return DISPATCH(mlpc_grad_norm, net->grads, net->nparams);
+}
+
+void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
+{
+    DISPATCH(mlpc_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
+             net->nparams, cfg);
+}
+
+int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
+                        const int64_t *labels, const void *targets, void *state,
+                        mlpc_optim_config *cfg, double *cost)
+{
+    mlpc_net_zero_grad(net);
+    int rc = mlpc_net_forward(net, x, N);
+    if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
+    if (!rc) rc = DISPATCH(backward, net, 0);
+    if (rc) return rc;
+    *cost += mlpc_net_penalty(net);
+    mlpc_net_optim_step(net, state, cfg);
+    return MLPC_OK;
+}
+
+void *mlpc_net_output(const mlpc_net *net, size_t layer)
+{
+    return (char *)net->outputs->data + net->out_off[layer] * net->elsize;
+}
+
+void *mlpc_net_grad_output(const mlpc_net *net, size_t layer)
+{
+    return (char *)net->doutputs->data + net->grad_off[layer + 1] * net->elsize;
+}
+
+void *mlpc_net_input_grad(const mlpc_net *net) { return net->doutputs->data; }
+
+void *mlpc_net_cache(const mlpc_net *net, size_t layer)
+{
+    return (char *)net->cache->data + net->cache_off[layer] * net->elsize;
+}

@@ -1,0 +1,3 @@
+#include "mlpc.h"
+#define MLPC_TEMPLATE "normalize.inc"
+#include "instantiate.h"

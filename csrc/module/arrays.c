@@ -1,0 +1,133 @@
+/* Array conversion and views: every user array enters the core through mlpc_as_array. */
+#include "wrapper.h"
+
+static void shape_str(char *buf, size_t size, int ndim, const npy_intp *dims)
+{
+    size_t len = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, i ? ", %ld" : "%ld", (long)dims[i]);
+    if (len < size) snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
+}
+
+PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
+                             const char *what, const char *shape_doc)
+{
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!raw) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    char kind = PyArray_DESCR(raw)->kind;
+    if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+        PyErr_Format(PyExc_TypeError, "%s must hold real numbers, got an array of dtype %R", what,
+                     (PyObject *)PyArray_DESCR(raw));
+        goto fail;
+    }
+    char given[128];
+    shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
+    int ok = ndim < 0 || PyArray_NDIM(raw) == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = dims[i] < 0 ? PyArray_DIM(raw, i) > 0 : PyArray_DIM(raw, i) == dims[i];
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got %s%s", what, shape_doc, given,
+                     PyArray_SIZE(raw) == 0 ? " (an empty batch)" : "");
+        goto fail;
+    }
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, typenum,
+                                                           NPY_ARRAY_IN_ARRAY);
+    Py_DECREF(raw);
+    return arr;
+fail:
+    Py_DECREF(raw);
+    return NULL;
+}
+
+PyObject *mlpc_view(void *data, int typenum, int ndim, const npy_intp *dims, PyObject *base,
+                    int writeable)
+{
+    PyObject *arr = PyArray_SimpleNewFromData(ndim, (npy_intp *)dims, typenum, data);
+    if (!arr) return NULL;
+    Py_INCREF(base);
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, base) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    if (!writeable) PyArray_CLEARFLAGS((PyArrayObject *)arr, NPY_ARRAY_WRITEABLE);
+    return arr;
+}
+
+static void release_block(PyObject *capsule)
+{
+    mlpc_block_release(PyCapsule_GetPointer(capsule, "mlpc.block"));
+}
+
+PyObject *mlpc_block_view(mlpc_block *block, void *data, int typenum, int ndim,
+                          const npy_intp *dims)
+{
+    PyObject *capsule = PyCapsule_New(block, "mlpc.block", release_block);
+    if (!capsule) return NULL;
+    mlpc_block_retain(block);
+    PyObject *arr = mlpc_view(data, typenum, ndim, dims, capsule, 0);
+    Py_DECREF(capsule);
+    return arr;
+}
+
+PyObject *mlpc_raise(int rc, const char *context)
+{
+    PyObject *type = rc == MLPC_ENOMEM ? PyExc_MemoryError
+                   : rc == MLPC_ESTATE ? PyExc_RuntimeError : PyExc_ValueError;
+    PyErr_Format(type, "%s: %s", context, mlpc_strerror(rc));
+    return NULL;
+}
+
+int mlpc_typenum(mlpc_dtype dtype) { return dtype == MLPC_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64; }
+
+int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
+                 PyArrayObject **labels, PyArrayObject **rows)
+{
+    *labels = *rows = NULL;
+    npy_intp dims[2] = {N, K};
+    char doc[96];
+    PyArrayObject *probe = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!probe) return -1;
+    int ndim = PyArray_NDIM(probe);
+    int integral = PyArray_ISINTEGER(probe) || PyArray_ISBOOL(probe);
+    Py_DECREF(probe);
+    if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && ndim == 1) {
+        if (!integral) {
+            PyErr_SetString(PyExc_TypeError, "targets: class labels must be integers "
+                                             "(or give one-hot/probability rows of shape (N, K))");
+            return -1;
+        }
+        snprintf(doc, sizeof doc, "(%ld,) class labels or (%ld, %ld) rows", (long)N, (long)N,
+                 (long)K);
+        *labels = mlpc_as_array(obj, NPY_INT64, 1, dims, "targets", doc);
+        return *labels ? 0 : -1;
+    }
+    if (ndim == 1 && K == 1) {   /* a single output: accept (N,) for (N, 1) */
+        snprintf(doc, sizeof doc, "(%ld,) or (%ld, 1)", (long)N, (long)N);
+        PyArrayObject *flat = mlpc_as_array(obj, typenum, 1, dims, "targets", doc);
+        if (!flat) return -1;
+        *rows = (PyArrayObject *)PyArray_Newshape(flat, &(PyArray_Dims){dims, 2}, NPY_CORDER);
+        Py_DECREF(flat);
+        return *rows ? 0 : -1;
+    }
+    snprintf(doc, sizeof doc, "(%ld, %ld)", (long)N, (long)K);
+    *rows = mlpc_as_array(obj, typenum, 2, dims, "targets", doc);
+    return *rows ? 0 : -1;
+}
+
+int mlpc_net_acquire(NetObject *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this network is in use by another thread; give each thread its own copy");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+void mlpc_net_release(NetObject *self) { self->busy = 0; }

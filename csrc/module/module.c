@@ -1,0 +1,278 @@
+/* mlpc._core: the module, its free functions, and the registration of the types. */
+#define MLPC_IMPORTS_ARRAY
+#include "wrapper.h"
+
+/* prototypes of the library that the bundled OpenBLAS exports */
+#ifdef BLAS_SYMBOL_PREFIX
+#define THREADS(name) MLPC_CAT(BLAS_SYMBOL_PREFIX, name)
+#else
+#define THREADS(name) name
+#endif
+
+static PyObject *set_num_threads(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "the number of threads must be >= 1, got %ld", n);
+        return NULL;
+    }
+    THREADS(openblas_set_num_threads)((int)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *get_num_threads(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(a))
+{
+    return PyLong_FromLong(THREADS(openblas_get_num_threads)());
+}
+
+static PyObject *init_weight(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int kind;
+    Py_ssize_t rows, cols;
+    double value;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "inndK", &kind, &rows, &cols, &value, &seed)) return NULL;
+    if (rows < 1 || cols < 1 || kind < 0 || kind >= MLPC_NUM_INITS) {
+        PyErr_Format(PyExc_ValueError, "init_weight: bad arguments (kind %d, shape (%zd, %zd))",
+                     kind, rows, cols);
+        return NULL;
+    }
+    npy_intp dims[2] = {rows, cols};
+    PyObject *w = PyArray_SimpleNew(2, dims, NPY_FLOAT64);
+    if (!w) return NULL;
+    mlpc_rng rng;
+    mlpc_rng_seed(&rng, seed);
+    double *data = PyArray_DATA((PyArrayObject *)w);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mlpc_init_fill(data, (size_t)rows, (size_t)cols, (mlpc_init)kind, value, &rng);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        Py_DECREF(w);
+        return mlpc_raise(rc, "init_weight");
+    }
+    return w;
+}
+
+/* float32 stays float32; everything else is computed in float64 */
+static int float_type(PyObject *obj)
+{
+    return PyArray_Check(obj) && PyArray_TYPE((PyArrayObject *)obj) == NPY_FLOAT32 ? NPY_FLOAT32
+                                                                                   : NPY_FLOAT64;
+}
+
+/* activation(kind, x, alpha) -> (f(x), f'(x)), elementwise over any shape */
+static PyObject *activation(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int kind;
+    PyObject *x_obj;
+    double alpha;
+    if (!PyArg_ParseTuple(args, "iOd", &kind, &x_obj, &alpha)) return NULL;
+    if (kind < 0 || kind >= MLPC_NUM_ACTIVATIONS) {
+        PyErr_Format(PyExc_ValueError, "unknown activation kind %d", kind);
+        return NULL;
+    }
+    int tn = float_type(x_obj);
+    PyArrayObject *x = mlpc_as_array(x_obj, tn, -1, NULL, "x", "any");
+    if (!x) return NULL;
+    PyObject *y = PyArray_NewLikeArray(x, NPY_CORDER, NULL, 0);
+    PyObject *d = PyArray_NewLikeArray(x, NPY_CORDER, NULL, 0);
+    PyObject *ones = PyArray_NewLikeArray(x, NPY_CORDER, NULL, 0);
+    if (!y || !d || !ones) goto fail;
+    size_t n = (size_t)PyArray_SIZE(x);
+    void *xp = PyArray_DATA(x), *yp = PyArray_DATA((PyArrayObject *)y);
+    void *dp = PyArray_DATA((PyArrayObject *)d), *op = PyArray_DATA((PyArrayObject *)ones);
+    Py_BEGIN_ALLOW_THREADS
+    if (tn == NPY_FLOAT32) {
+        for (size_t i = 0; i < n; i++) ((float *)op)[i] = 1;
+        mlpc_activation_forward_f32(yp, xp, n, (mlpc_activation)kind, (float)alpha);
+        mlpc_activation_backward_f32(dp, NULL, op, xp, yp, n, (mlpc_activation)kind, (float)alpha);
+    } else {
+        for (size_t i = 0; i < n; i++) ((double *)op)[i] = 1;
+        mlpc_activation_forward_f64(yp, xp, n, (mlpc_activation)kind, alpha);
+        mlpc_activation_backward_f64(dp, NULL, op, xp, yp, n, (mlpc_activation)kind, alpha);
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    Py_DECREF(ones);
+    return Py_BuildValue("NN", y, d);
+fail:
+    Py_DECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(d);
+    Py_XDECREF(ones);
+    return NULL;
+}
+
+/* loss(kind, scores, targets) -> (cost, ∂cost/∂scores) */
+static PyObject *loss(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int kind;
+    PyObject *s_obj, *t_obj;
+    if (!PyArg_ParseTuple(args, "iOO", &kind, &s_obj, &t_obj)) return NULL;
+    if (kind < MLPC_SOFTMAX_CROSS_ENTROPY || kind > MLPC_MSE) {
+        PyErr_Format(PyExc_ValueError, "unknown loss kind %d", kind);
+        return NULL;
+    }
+    int tn = float_type(s_obj);
+    npy_intp dims[2] = {-1, -1};
+    PyArrayObject *s = mlpc_as_array(s_obj, tn, 2, dims, "scores", "(N, K)");
+    if (!s) return NULL;
+    npy_intp N = PyArray_DIM(s, 0), K = PyArray_DIM(s, 1);
+    PyArrayObject *labels, *rows;
+    if (mlpc_targets(t_obj, (mlpc_loss)kind, tn, N, K, &labels, &rows) < 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    PyObject *grad = PyArray_SimpleNew(2, PyArray_DIMS(s), tn);
+    double cost = 0;
+    int rc = 0;
+    if (!grad) goto fail;
+    void *sp = PyArray_DATA(s), *gp = PyArray_DATA((PyArrayObject *)grad);
+    const int64_t *lp = labels ? PyArray_DATA(labels) : NULL;
+    void *tp = rows ? PyArray_DATA(rows) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (tn == NPY_FLOAT32) {
+        if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
+            rc = mlpc_softmax_cross_entropy_f32(&cost, gp, sp, lp, tp, (size_t)N, (size_t)K);
+        else if (kind == MLPC_BINARY_CROSS_ENTROPY)
+            mlpc_binary_cross_entropy_f32(&cost, gp, sp, tp, (size_t)N, (size_t)K);
+        else
+            mlpc_mse_f32(&cost, gp, sp, tp, (size_t)N, (size_t)K);
+    } else {
+        if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
+            rc = mlpc_softmax_cross_entropy_f64(&cost, gp, sp, lp, tp, (size_t)N, (size_t)K);
+        else if (kind == MLPC_BINARY_CROSS_ENTROPY)
+            mlpc_binary_cross_entropy_f64(&cost, gp, sp, tp, (size_t)N, (size_t)K);
+        else
+            mlpc_mse_f64(&cost, gp, sp, tp, (size_t)N, (size_t)K);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        mlpc_raise(rc, "loss");
+        goto fail;
+    }
+    Py_DECREF(s);
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    return Py_BuildValue("dN", cost, grad);
+fail:
+    Py_DECREF(s);
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    Py_XDECREF(grad);
+    return NULL;
+}
+
+static PyObject *softmax(PyObject *Py_UNUSED(m), PyObject *s_obj)
+{
+    int tn = float_type(s_obj);
+    npy_intp dims[2] = {-1, -1};
+    PyArrayObject *s = mlpc_as_array(s_obj, tn, 2, dims, "scores", "(N, K)");
+    if (!s) return NULL;
+    PyObject *p = PyArray_SimpleNew(2, PyArray_DIMS(s), tn);
+    if (p) {
+        size_t N = (size_t)PyArray_DIM(s, 0), K = (size_t)PyArray_DIM(s, 1);
+        void *sp = PyArray_DATA(s), *pp = PyArray_DATA((PyArrayObject *)p);
+        Py_BEGIN_ALLOW_THREADS
+        if (tn == NPY_FLOAT32) mlpc_softmax_f32(pp, sp, N, K);
+        else mlpc_softmax_f64(pp, sp, N, K);
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(s);
+    return p;
+}
+
+/* moments(x, bins=0, lo=0, hi=0) -> ((mean, std, zero_fraction, norm), counts or None) */
+static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *x_obj;
+    Py_ssize_t bins = 0;
+    double lo = 0, hi = 0;
+    if (!PyArg_ParseTuple(args, "O|ndd", &x_obj, &bins, &lo, &hi)) return NULL;
+    if (bins < 0 || (bins > 0 && !(hi > lo))) {
+        PyErr_Format(PyExc_ValueError, "moments: need bins >= 0 and lo < hi, got %zd, %g, %g",
+                     bins, lo, hi);
+        return NULL;
+    }
+    int tn = float_type(x_obj);
+    PyArrayObject *x = mlpc_as_array(x_obj, tn, -1, NULL, "x", "any");
+    if (!x) return NULL;
+    PyObject *counts = NULL;
+    if (bins > 0) {
+        npy_intp cd[1] = {bins};
+        counts = PyArray_ZEROS(1, cd, NPY_INT64, 0);
+        if (!counts) { Py_DECREF(x); return NULL; }
+    }
+    double st[4];
+    int64_t *cp = counts ? PyArray_DATA((PyArrayObject *)counts) : NULL;
+    size_t n = (size_t)PyArray_SIZE(x);
+    void *xp = PyArray_DATA(x);
+    Py_BEGIN_ALLOW_THREADS
+    if (tn == NPY_FLOAT32) mlpc_moments_f32(st, cp, xp, n, (size_t)bins, lo, hi);
+    else mlpc_moments_f64(st, cp, xp, n, (size_t)bins, lo, hi);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    if (!counts) { Py_INCREF(Py_None); counts = Py_None; }
+    return Py_BuildValue("(dddd)N", st[0], st[1], st[2], st[3], counts);
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_num_threads", set_num_threads, METH_O, "set the number of OpenBLAS threads"},
+    {"get_num_threads", get_num_threads, METH_NOARGS, "the number of OpenBLAS threads"},
+    {"init_weight", init_weight, METH_VARARGS,
+     "init_weight(kind, rows, cols, value, seed) -> float64 (rows, cols)"},
+    {"activation", activation, METH_VARARGS, "activation(kind, x, alpha) -> (f(x), f'(x))"},
+    {"loss", loss, METH_VARARGS, "loss(kind, scores, targets) -> (cost, gradient)"},
+    {"softmax", softmax, METH_O, "softmax(scores) -> probabilities, row by row"},
+    {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi) -> (stats, counts)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_core", "mlpc's C core: kernels, networks, optimizers.", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    import_array();
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    /* the core's enums, so Python never repeats their numbering */
+    static const struct { const char *name; int value; } constants[] = {
+        {"ACT_IDENTITY", MLPC_IDENTITY}, {"ACT_STEP", MLPC_STEP}, {"ACT_SIGMOID", MLPC_SIGMOID},
+        {"ACT_TANH", MLPC_TANH}, {"ACT_RELU", MLPC_RELU}, {"ACT_LEAKY_RELU", MLPC_LEAKY_RELU},
+        {"ACT_ELU", MLPC_ELU}, {"ACT_SELU", MLPC_SELU}, {"ACT_GELU", MLPC_GELU},
+        {"ACT_GELU_TANH", MLPC_GELU_TANH}, {"ACT_SOFTPLUS", MLPC_SOFTPLUS},
+        {"ACT_SILU", MLPC_SILU}, {"ACT_SWISH", MLPC_SWISH}, {"ACT_SOFTSIGN", MLPC_SOFTSIGN},
+        {"LAYER_LINEAR", MLPC_LAYER_LINEAR}, {"LAYER_ACTIVATION", MLPC_LAYER_ACTIVATION},
+        {"LAYER_PRELU", MLPC_LAYER_PRELU}, {"LAYER_GATED", MLPC_LAYER_GATED},
+        {"LAYER_BATCHNORM", MLPC_LAYER_BATCHNORM}, {"LAYER_LAYERNORM", MLPC_LAYER_LAYERNORM},
+        {"LAYER_DROPOUT", MLPC_LAYER_DROPOUT}, {"LAYER_RESIDUAL", MLPC_LAYER_RESIDUAL},
+        {"INIT_ZEROS", MLPC_INIT_ZEROS}, {"INIT_CONSTANT", MLPC_INIT_CONSTANT},
+        {"INIT_NORMAL", MLPC_INIT_NORMAL}, {"INIT_UNIFORM", MLPC_INIT_UNIFORM},
+        {"INIT_XAVIER_NORMAL", MLPC_INIT_XAVIER_NORMAL},
+        {"INIT_XAVIER_UNIFORM", MLPC_INIT_XAVIER_UNIFORM},
+        {"INIT_HE_NORMAL", MLPC_INIT_HE_NORMAL}, {"INIT_HE_UNIFORM", MLPC_INIT_HE_UNIFORM},
+        {"INIT_LECUN_NORMAL", MLPC_INIT_LECUN_NORMAL},
+        {"INIT_LECUN_UNIFORM", MLPC_INIT_LECUN_UNIFORM},
+        {"INIT_ORTHOGONAL", MLPC_INIT_ORTHOGONAL},
+        {"LOSS_SOFTMAX_CROSS_ENTROPY", MLPC_SOFTMAX_CROSS_ENTROPY},
+        {"LOSS_BINARY_CROSS_ENTROPY", MLPC_BINARY_CROSS_ENTROPY}, {"LOSS_MSE", MLPC_MSE},
+        {"OPT_SGD", MLPC_SGD}, {"OPT_ADAGRAD", MLPC_ADAGRAD}, {"OPT_RMSPROP", MLPC_RMSPROP},
+        {"OPT_ADAM", MLPC_ADAM}, {"OPT_ADAMW", MLPC_ADAMW},
+        {"FLOAT32", MLPC_FLOAT32}, {"FLOAT64", MLPC_FLOAT64},
+    };
+    for (size_t i = 0; i < sizeof constants / sizeof *constants; i++)
+        if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    if (mlpc_register_net(m) < 0 || mlpc_register_optimizer(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

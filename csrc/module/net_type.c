@@ -1,0 +1,511 @@
+/* _core.Net: the network type. Argument checks and conversions here, arithmetic in the core. */
+#include "wrapper.h"
+
+PyTypeObject *mlpc_NetType;
+
+#define CORE_CALL(self, rc, call)                  \
+    do {                                           \
+        if (mlpc_net_acquire(self) < 0) goto fail; \
+        Py_BEGIN_ALLOW_THREADS                     \
+        rc = (call);                               \
+        Py_END_ALLOW_THREADS                       \
+        mlpc_net_release(self);                    \
+    } while (0)
+
+static int read_size(PyObject *spec, const char *key, size_t *out, int required)
+{
+    PyObject *v = PyDict_GetItemString(spec, key);   /* borrowed */
+    if (!v) {
+        if (required) PyErr_Format(PyExc_ValueError, "layer spec is missing '%s'", key);
+        return required ? -1 : 0;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (x < 0) {
+        PyErr_Format(PyExc_ValueError, "layer spec '%s' must be >= 0, got %lld", key, x);
+        return -1;
+    }
+    *out = (size_t)x;
+    return 0;
+}
+
+static int read_double(PyObject *spec, const char *key, double *out)
+{
+    PyObject *v = PyDict_GetItemString(spec, key);
+    if (!v) return 0;
+    *out = PyFloat_AsDouble(v);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* A layer spec is a dict: kind, in, out and optional option, act, alpha, momentum, skip, seed. */
+static int parse_spec(PyObject *spec, mlpc_layer *L)
+{
+    if (!PyDict_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "each layer spec must be a dict");
+        return -1;
+    }
+    size_t kind = 0, act = 0, option = 0;
+    memset(L, 0, sizeof *L);
+    if (read_size(spec, "kind", &kind, 1) || read_size(spec, "in", &L->in, 1) ||
+        read_size(spec, "out", &L->out, 1) || read_size(spec, "option", &option, 0) ||
+        read_size(spec, "act", &act, 0) || read_size(spec, "skip", &L->skip, 0) ||
+        read_double(spec, "alpha", &L->alpha) || read_double(spec, "momentum", &L->momentum))
+        return -1;
+    PyObject *seed = PyDict_GetItemString(spec, "seed");
+    if (seed) {
+        L->seed = PyLong_AsUnsignedLongLongMask(seed);
+        if (PyErr_Occurred()) return -1;
+    }
+    L->kind = (mlpc_layer_kind)kind;
+    L->act = (mlpc_activation)act;
+    L->option = (int)option;
+    return 0;
+}
+
+static int Net_init(NetObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"dtype", "layers", NULL};
+    int dtype;
+    PyObject *specs;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", kwlist, &dtype, &PyList_Type, &specs))
+        return -1;
+    if (self->net) {
+        PyErr_SetString(PyExc_RuntimeError, "Net is already initialized");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(specs);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "a network needs at least one layer");
+        return -1;
+    }
+    mlpc_layer *layers = PyMem_Calloc((size_t)n, sizeof *layers);
+    if (!layers) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (parse_spec(PyList_GET_ITEM(specs, i), &layers[i]) < 0) goto fail;
+    rc = mlpc_net_create(&self->net, (mlpc_dtype)dtype, layers, (size_t)n);
+    if (rc) {
+        mlpc_raise(rc, "cannot build the network");
+        goto fail;
+    }
+    PyMem_Free(layers);
+    return 0;
+fail:
+    PyMem_Free(layers);
+    return -1;
+}
+
+static void Net_dealloc(NetObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    mlpc_net_free(self->net);
+    Py_XDECREF(self->input);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static mlpc_net *get_net(NetObject *self)
+{
+    if (!self->net) PyErr_SetString(PyExc_RuntimeError, "Net is not initialized");
+    return self->net;
+}
+
+static int check_layer_index(mlpc_net *net, Py_ssize_t l)
+{
+    if (l < 0 || (size_t)l >= net->nlayers) {
+        PyErr_Format(PyExc_IndexError, "layer index %zd out of range for %zu layers", l,
+                     net->nlayers);
+        return -1;
+    }
+    return 0;
+}
+
+/* forward(X) -> copy of the network's output */
+static PyObject *Net_forward(NetObject *self, PyObject *x)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    char doc[64];
+    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
+    npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
+    PyArrayObject *arr = mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", doc);
+    if (!arr) return NULL;
+    size_t N = (size_t)PyArray_DIM(arr, 0);
+    int rc = mlpc_net_reserve(net, N);
+    if (rc) {
+        Py_DECREF(arr);
+        return mlpc_raise(rc, "cannot hold this batch");
+    }
+    Py_XSETREF(self->input, (PyObject *)arr);   /* the core reads it until backward */
+    CORE_CALL(self, rc, mlpc_net_forward(net, PyArray_DATA(arr), N));
+    if (rc) return mlpc_raise(rc, "forward");
+    size_t last = net->nlayers - 1;
+    npy_intp odims[2] = {(npy_intp)N, (npy_intp)net->layers[last].out};
+    PyObject *out = PyArray_SimpleNew(2, odims, mlpc_typenum(net->dtype));
+    if (out) memcpy(PyArray_DATA((PyArrayObject *)out), mlpc_net_output(net, last),
+                    (size_t)PyArray_NBYTES((PyArrayObject *)out));
+    return out;
+fail:
+    return NULL;
+}
+
+/* backward(dY, need_dx=True) -> copy of ∂J/∂X, or None */
+static PyObject *Net_backward(NetObject *self, PyObject *args)
+{
+    PyObject *dy_obj = Py_None;
+    int need_dx = 1;
+    if (!PyArg_ParseTuple(args, "|Op", &dy_obj, &need_dx)) return NULL;
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    if (!net->forward_done) {
+        PyErr_SetString(PyExc_RuntimeError, "backward needs a forward pass first");
+        return NULL;
+    }
+    PyArrayObject *dy = NULL;
+    size_t last = net->nlayers - 1;
+    if (dy_obj != Py_None) {
+        char doc[64];
+        snprintf(doc, sizeof doc, "(%zu, %zu)", net->N, net->layers[last].out);
+        npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[last].out};
+        dy = mlpc_as_array(dy_obj, mlpc_typenum(net->dtype), 2, dims, "output gradient", doc);
+        if (!dy) return NULL;
+    }
+    int rc;
+    CORE_CALL(self, rc, mlpc_net_backward(net, dy ? PyArray_DATA(dy) : NULL, need_dx));
+    Py_XDECREF(dy);
+    if (rc) return mlpc_raise(rc, "backward");
+    if (!need_dx) Py_RETURN_NONE;
+    npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[0].in};
+    PyObject *dx = PyArray_SimpleNew(2, dims, mlpc_typenum(net->dtype));
+    if (dx) memcpy(PyArray_DATA((PyArrayObject *)dx), mlpc_net_input_grad(net),
+                   (size_t)PyArray_NBYTES((PyArrayObject *)dx));
+    return dx;
+fail:
+    Py_XDECREF(dy);
+    return NULL;
+}
+
+/* loss(kind, targets) -> cost of the last forward pass; leaves its gradient for backward() */
+static PyObject *Net_loss(NetObject *self, PyObject *args)
+{
+    int kind;
+    PyObject *targets;
+    if (!PyArg_ParseTuple(args, "iO", &kind, &targets)) return NULL;
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    if (!net->forward_done) {
+        PyErr_SetString(PyExc_RuntimeError, "the loss needs a forward pass first");
+        return NULL;
+    }
+    PyArrayObject *labels, *rows;
+    if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), (npy_intp)net->N,
+                     (npy_intp)net->layers[net->nlayers - 1].out, &labels, &rows) < 0)
+        return NULL;
+    double cost = 0;
+    int rc;
+    CORE_CALL(self, rc, mlpc_net_loss(net, (mlpc_loss)kind,
+                                      labels ? PyArray_DATA(labels) : NULL,
+                                      rows ? PyArray_DATA(rows) : NULL, &cost));
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    if (rc) return mlpc_raise(rc, "loss");
+    return PyFloat_FromDouble(cost);
+fail:
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    return NULL;
+}
+
+/* train_step(X, targets, loss_kind, optimizer) -> cost including the penalty */
+PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *net, PyArrayObject *x,
+                                    mlpc_loss loss, PyArrayObject *labels, PyArrayObject *rows);
+
+static PyObject *Net_train_step(NetObject *self, PyObject *args)
+{
+    PyObject *x_obj, *targets, *opt;
+    int kind;
+    if (!PyArg_ParseTuple(args, "OOiO!", &x_obj, &targets, &kind, mlpc_OptimizerType, &opt))
+        return NULL;
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    char doc[64];
+    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
+    npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
+    PyArrayObject *x = mlpc_as_array(x_obj, mlpc_typenum(net->dtype), 2, dims, "input", doc);
+    if (!x) return NULL;
+    PyArrayObject *labels, *rows;
+    if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
+                     (npy_intp)net->layers[net->nlayers - 1].out, &labels, &rows) < 0) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    PyObject *cost = mlpc_optimizer_train_step(opt, self, x, (mlpc_loss)kind, labels, rows);
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    return cost;   /* the optimizer took over x as the network's input */
+}
+
+static PyObject *Net_penalty(NetObject *self, PyObject *Py_UNUSED(ignored))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyFloat_FromDouble(mlpc_net_penalty(net)) : NULL;
+}
+
+static PyObject *Net_zero_grad(NetObject *self, PyObject *Py_UNUSED(ignored))
+{
+    mlpc_net *net = get_net(self);
+    if (!net || mlpc_net_acquire(self) < 0) return NULL;
+    mlpc_net_zero_grad(net);
+    mlpc_net_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_grad_norm(NetObject *self, PyObject *Py_UNUSED(ignored))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyFloat_FromDouble(mlpc_net_grad_norm(net)) : NULL;
+}
+
+/* tensors() -> [(layer, rows, cols, is_weight)] in parameter order */
+static PyObject *Net_tensors(NetObject *self, PyObject *Py_UNUSED(ignored))
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    PyObject *list = PyList_New((Py_ssize_t)net->ntensors);
+    for (size_t t = 0; list && t < net->ntensors; t++) {
+        const mlpc_tensor *T = &net->tensors[t];
+        PyObject *item = Py_BuildValue("nnnO", (Py_ssize_t)T->layer, (Py_ssize_t)T->rows,
+                                       (Py_ssize_t)T->cols, T->is_weight ? Py_True : Py_False);
+        if (!item) { Py_CLEAR(list); break; }
+        PyList_SET_ITEM(list, (Py_ssize_t)t, item);
+    }
+    return list;
+}
+
+/* a view of tensor t in the parameter or gradient block, shaped as the tensor */
+static PyObject *tensor_view(NetObject *self, PyObject *arg, int grads)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    Py_ssize_t t = PyLong_AsSsize_t(arg);
+    if (t == -1 && PyErr_Occurred()) return NULL;
+    if (t < 0 || (size_t)t >= net->ntensors) {
+        PyErr_Format(PyExc_IndexError, "tensor index %zd out of range", t);
+        return NULL;
+    }
+    const mlpc_tensor *T = &net->tensors[t];
+    char *base = grads ? net->grads : net->params;
+    npy_intp dims[2] = {(npy_intp)T->rows, (npy_intp)T->cols};
+    int ndim = T->rows == 1 ? 1 : 2;
+    return mlpc_view(base + T->offset * net->elsize, mlpc_typenum(net->dtype), ndim,
+                     ndim == 1 ? dims + 1 : dims, (PyObject *)self, 1);
+}
+
+static PyObject *Net_param(NetObject *self, PyObject *arg) { return tensor_view(self, arg, 0); }
+static PyObject *Net_grad(NetObject *self, PyObject *arg) { return tensor_view(self, arg, 1); }
+
+/* the whole parameter / gradient block as one flat array (optimizers, clipping, state dicts) */
+static PyObject *Net_flat(NetObject *self, PyObject *arg)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    int grads = PyObject_IsTrue(arg);
+    if (grads < 0) return NULL;
+    npy_intp dims[1] = {(npy_intp)net->nparams};
+    return mlpc_view(grads ? net->grads : net->params, mlpc_typenum(net->dtype), 1, dims,
+                     (PyObject *)self, 1);
+}
+
+/* running_stats(layer) -> (running_mean, running_var) views of a batch-norm layer */
+static PyObject *Net_running_stats(NetObject *self, PyObject *arg)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    Py_ssize_t l = PyLong_AsSsize_t(arg);
+    if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
+    const mlpc_layer *L = &net->layers[l];
+    if (L->kind != MLPC_LAYER_BATCHNORM) {
+        PyErr_SetString(PyExc_ValueError, "running statistics belong to batch-norm layers");
+        return NULL;
+    }
+    npy_intp dims[1] = {(npy_intp)L->out};
+    char *b = (char *)net->buffers + L->buffer * net->elsize;
+    int tn = mlpc_typenum(net->dtype);
+    PyObject *mean = mlpc_view(b, tn, 1, dims, (PyObject *)self, 1);
+    PyObject *var = mlpc_view(b + L->out * net->elsize, tn, 1, dims, (PyObject *)self, 1);
+    if (!mean || !var) {
+        Py_XDECREF(mean);
+        Py_XDECREF(var);
+        return NULL;
+    }
+    return Py_BuildValue("NN", mean, var);
+}
+
+/* a read-only view of one layer's output / output gradient / dropout mask, for the current batch */
+static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    Py_ssize_t l = PyLong_AsSsize_t(arg);
+    if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
+    if (!net->forward_done) Py_RETURN_NONE;
+    npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[l].out};
+    int tn = mlpc_typenum(net->dtype);
+    switch (which) {
+    case 0: return mlpc_block_view(net->outputs, mlpc_net_output(net, (size_t)l), tn, 2, dims);
+    case 1: return mlpc_block_view(net->doutputs, mlpc_net_grad_output(net, (size_t)l), tn, 2, dims);
+    default:
+        if (net->layers[l].kind != MLPC_LAYER_DROPOUT) {
+            PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
+            return NULL;
+        }
+        return mlpc_block_view(net->cache, mlpc_net_cache(net, (size_t)l), tn, 2, dims);
+    }
+}
+
+static PyObject *Net_output(NetObject *self, PyObject *arg) { return activation_view(self, arg, 0); }
+static PyObject *Net_grad_output(NetObject *self, PyObject *arg) { return activation_view(self, arg, 1); }
+static PyObject *Net_mask(NetObject *self, PyObject *arg) { return activation_view(self, arg, 2); }
+
+/* rng_state(layer) -> 4 ints; set_rng_state(layer, state): a dropout layer's mask stream */
+static PyObject *Net_rng_state(NetObject *self, PyObject *arg)
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return NULL;
+    Py_ssize_t l = PyLong_AsSsize_t(arg);
+    if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
+    const uint64_t *s = net->layers[l].rng.s;
+    return Py_BuildValue("(KKKK)", (unsigned long long)s[0], (unsigned long long)s[1],
+                         (unsigned long long)s[2], (unsigned long long)s[3]);
+}
+
+static PyObject *Net_set_rng_state(NetObject *self, PyObject *args)
+{
+    Py_ssize_t l;
+    unsigned long long s[4];
+    if (!PyArg_ParseTuple(args, "n(KKKK)", &l, &s[0], &s[1], &s[2], &s[3])) return NULL;
+    mlpc_net *net = get_net(self);
+    if (!net || check_layer_index(net, l) < 0) return NULL;
+    if (!(s[0] | s[1] | s[2] | s[3])) {
+        PyErr_SetString(PyExc_ValueError, "an all-zero generator state is invalid");
+        return NULL;
+    }
+    if (mlpc_net_acquire(self) < 0) return NULL;
+    for (int i = 0; i < 4; i++) net->layers[l].rng.s[i] = s[i];
+    mlpc_net_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_get_training(NetObject *self, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyBool_FromLong(net->training) : NULL;
+}
+
+static int Net_set_training(NetObject *self, PyObject *v, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    int t = v ? PyObject_IsTrue(v) : -1;
+    if (!net || t < 0 || mlpc_net_acquire(self) < 0) {
+        if (!v) PyErr_SetString(PyExc_AttributeError, "cannot delete training");
+        return -1;
+    }
+    net->training = t;
+    net->forward_done = 0;   /* caches of the other mode must not feed a backward pass */
+    mlpc_net_release(self);
+    return 0;
+}
+
+static PyObject *Net_get_l2(NetObject *self, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyFloat_FromDouble(net->l2) : NULL;
+}
+
+static int Net_set_l2(NetObject *self, PyObject *v, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    if (!net) return -1;
+    double l2 = v ? PyFloat_AsDouble(v) : -1.0;
+    if (l2 == -1.0 && PyErr_Occurred()) return -1;
+    if (!(l2 >= 0) || !isfinite(l2)) {
+        PyErr_Format(PyExc_ValueError, "l2 must be a finite number >= 0, got %R", v);
+        return -1;
+    }
+    net->l2 = l2;
+    return 0;
+}
+
+static PyObject *Net_get_batch(NetObject *self, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyLong_FromSize_t(net->forward_done ? net->N : 0) : NULL;
+}
+
+static PyObject *Net_get_nparams(NetObject *self, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyLong_FromSize_t(net->nparams) : NULL;
+}
+
+static PyObject *Net_get_dtype(NetObject *self, void *Py_UNUSED(c))
+{
+    mlpc_net *net = get_net(self);
+    return net ? PyUnicode_FromString(net->dtype == MLPC_FLOAT32 ? "float32" : "float64") : NULL;
+}
+
+static PyMethodDef Net_methods[] = {
+    {"forward", (PyCFunction)Net_forward, METH_O, "forward(X) -> output (a copy)"},
+    {"backward", (PyCFunction)Net_backward, METH_VARARGS,
+     "backward(dY=None, need_dx=True) -> dX; dY None uses the gradient left by loss()"},
+    {"loss", (PyCFunction)Net_loss, METH_VARARGS, "loss(kind, targets) -> cost"},
+    {"train_step", (PyCFunction)Net_train_step, METH_VARARGS,
+     "train_step(X, targets, loss_kind, optimizer) -> cost"},
+    {"penalty", (PyCFunction)Net_penalty, METH_NOARGS, "l2 * sum of squared weights"},
+    {"zero_grad", (PyCFunction)Net_zero_grad, METH_NOARGS, "zero every parameter gradient"},
+    {"grad_norm", (PyCFunction)Net_grad_norm, METH_NOARGS, "global L2 norm of the gradients"},
+    {"tensors", (PyCFunction)Net_tensors, METH_NOARGS, "[(layer, rows, cols, is_weight)]"},
+    {"param", (PyCFunction)Net_param, METH_O, "param(t) -> writeable view of tensor t"},
+    {"grad", (PyCFunction)Net_grad, METH_O, "grad(t) -> view of tensor t's gradient"},
+    {"flat", (PyCFunction)Net_flat, METH_O, "flat(grads) -> the whole block as one view"},
+    {"running_stats", (PyCFunction)Net_running_stats, METH_O, "(running_mean, running_var)"},
+    {"output", (PyCFunction)Net_output, METH_O, "output(l) -> read-only view, or None"},
+    {"grad_output", (PyCFunction)Net_grad_output, METH_O, "grad_output(l) -> read-only view"},
+    {"mask", (PyCFunction)Net_mask, METH_O, "mask(l) -> a dropout layer's last mask"},
+    {"rng_state", (PyCFunction)Net_rng_state, METH_O, "a dropout layer's generator state"},
+    {"set_rng_state", (PyCFunction)Net_set_rng_state, METH_VARARGS, "restore a generator state"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Net_getset[] = {
+    {"training", (getter)Net_get_training, (setter)Net_set_training, "training mode", NULL},
+    {"l2", (getter)Net_get_l2, (setter)Net_set_l2, "L2 penalty weight", NULL},
+    {"batch_size", (getter)Net_get_batch, NULL, "examples in the last forward pass", NULL},
+    {"num_params", (getter)Net_get_nparams, NULL, "number of parameters", NULL},
+    {"dtype", (getter)Net_get_dtype, NULL, "float32 or float64", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Net_slots[] = {
+    {Py_tp_init, Net_init},
+    {Py_tp_dealloc, Net_dealloc},
+    {Py_tp_methods, Net_methods},
+    {Py_tp_getset, Net_getset},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_doc, "Net(dtype, layer_specs): the C network; use mlpc.Sequential instead."},
+    {0, NULL},
+};
+
+static PyType_Spec Net_spec = {"mlpc._core.Net", sizeof(NetObject), 0, Py_TPFLAGS_DEFAULT,
+                               Net_slots};
+
+int mlpc_register_net(PyObject *module)
+{
+    mlpc_NetType = (PyTypeObject *)PyType_FromSpec(&Net_spec);
+    if (!mlpc_NetType) return -1;
+    Py_INCREF(mlpc_NetType);
+    return PyModule_AddObject(module, "Net", (PyObject *)mlpc_NetType) < 0 ? -1 : 0;
+}

@@ -1,0 +1,49 @@
+/* Shared declarations of the CPython wrapper: array conversion, error mapping, the types. */
+#ifndef MLPC_WRAPPER_H
+#define MLPC_WRAPPER_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL mlpc_ARRAY_API
+#ifndef MLPC_IMPORTS_ARRAY
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+#include "../core/net.h"
+
+/* Converts any array-like to a C-contiguous array of `typenum` with `ndim` dimensions, after
+ * checking that it is numeric (TypeError) and of the expected shape (ValueError naming the
+ * expected and the given shape). A dimension given as -1 may be anything but zero rows is an
+ * error; ndim -1 takes any shape; `what` names the argument in messages, `shape_doc` the expected shape, e.g. "(N, 784)". */
+PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
+                             const char *what, const char *shape_doc);
+/* An array over memory the caller vouches for: base keeps that memory alive (a reference is
+ * taken). Read-only unless writeable. */
+PyObject *mlpc_view(void *data, int typenum, int ndim, const npy_intp *dims, PyObject *base,
+                    int writeable);
+/* A view into a reference-counted block of the core: the array holds a reference on the block. */
+PyObject *mlpc_block_view(mlpc_block *block, void *data, int typenum, int ndim,
+                          const npy_intp *dims);
+/* Sets the Python exception for a core status code and returns NULL. */
+PyObject *mlpc_raise(int rc, const char *context);
+int mlpc_typenum(mlpc_dtype dtype);
+
+extern PyTypeObject *mlpc_NetType;
+extern PyTypeObject *mlpc_OptimizerType;
+int mlpc_register_net(PyObject *module);
+int mlpc_register_optimizer(PyObject *module);
+
+typedef struct {
+    PyObject_HEAD
+    mlpc_net *net;
+    PyObject *input;     /* the converted input batch of the last forward: the core reads it */
+    int busy;            /* a call is running with the GIL released: refuse concurrent calls */
+} NetObject;
+
+/* Marks the network busy (RuntimeError if it already is); pair with net_release. */
+int mlpc_net_acquire(NetObject *self);
+void mlpc_net_release(NetObject *self);
+/* Converts targets for a loss: int labels (N,) for softmax cross-entropy, else rows (N, K). */
+int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
+                 PyArrayObject **labels, PyArrayObject **rows);
+#endif

@@ -1,0 +1,355 @@
+"""Layers: descriptions that a Sequential turns into one C network.
+
+A layer holds its configuration; once placed in a `Sequential` its parameters live in that
+network's memory and `layer.weight`, `layer.output`, `layer.grad_output` are NumPy views of it.
+A layer belongs to the last network built from it (building a new network from the same layer
+objects carries their current parameter values over).
+"""
+import numpy as np
+
+from . import _core
+from . import init as _init
+from ._seed import draw_seed
+
+
+def _check_features(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_number(name, value, lo=None, hi=None, hi_open=False):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(value) or (lo is not None and value < lo) or \
+            (hi is not None and (value >= hi if hi_open else value > hi)):
+        bounds = f"[{lo}, {hi}{')' if hi_open else ']'}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be finite{' and in ' + bounds if lo is not None else ''}, "
+                         f"got {value!r}")
+    return value
+
+
+class Layer:
+    """Base class. Subclasses describe themselves as core layer specs in `_specs`."""
+
+    param_names = ()          # names of this layer's tensors, in the core's order
+    in_features = None        # input width when the layer fixes it, else None
+
+    def __init__(self):
+        self._net = None      # the Sequential this layer belongs to
+        self._index = None    # index of this layer's (last) spec in the core network
+        self._tensor = None   # index of its first tensor in the core network
+
+    # -- building ---------------------------------------------------------------------------
+    def _specs(self, width, specs, seeds):
+        """Append this layer's core specs for input rows of `width`; return the output width.
+        `seeds()` draws a seed for layers that need one and were given none."""
+        raise NotImplementedError
+
+    def _bind(self, net, tensor_of_spec):
+        """Take the parameter values of a previous network, or initialize them."""
+        old = {name: np.array(self._param(name)) for name in self.param_names} \
+            if self._net is not None and self._tensor is not None else None
+        self._net = net
+        self._tensor = tensor_of_spec.get(self._index)
+        if old is not None:
+            for name, value in old.items():
+                self._param(name)[...] = value
+        else:
+            self._initialize()
+
+    def _initialize(self):
+        pass
+
+    def _leaves(self):
+        yield self
+
+    # -- parameters ---------------------------------------------------------------------------
+    def _core_net(self):
+        if self._net is None:
+            if self.in_features is None:
+                raise RuntimeError(f"{type(self).__name__} is not part of a network yet: place it "
+                                   f"in a mlpc.Sequential (its width comes from the layer before)")
+            from .network import Sequential
+            Sequential(self)
+        return self._net._ensure_core()
+
+    def _param(self, name, grad=False):
+        k = self.param_names.index(name)
+        core = self._core_net()
+        return core.grad(self._tensor + k) if grad else core.param(self._tensor + k)
+
+    def _names(self):
+        return self.__dict__.get("param_names", type(self).param_names)
+
+    def __getattr__(self, name):
+        if not name.startswith("_") and name in self._names():
+            return self._param(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_") and name != "param_names" and name in self._names():
+            view = self._param(name)
+            value = np.asarray(value)
+            if value.shape != view.shape:
+                raise ValueError(f"{type(self).__name__}.{name}: expected shape {view.shape}, "
+                                 f"got {value.shape}")
+            view[...] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def named_parameters(self, prefix=""):
+        """(name, value, grad) for this layer's tensors, value and grad sharing the core's memory."""
+        if not self.param_names:
+            return
+        for name in self.param_names:
+            yield prefix + name, self._param(name), self._param(name, grad=True)
+
+    def parameters(self):
+        return [value for _, value, _ in self.named_parameters()]
+
+    # -- what the last passes left ----------------------------------------------------------
+    @property
+    def output(self):
+        """This layer's output in the last forward pass: a read-only view (None before one)."""
+        return None if self._net is None or self._net._core is None else \
+            self._net._core.output(self._index)
+
+    @property
+    def grad_output(self):
+        """∂J/∂output from the last backward pass: a read-only view (None before a forward)."""
+        return None if self._net is None or self._net._core is None else \
+            self._net._core.grad_output(self._index)
+
+    @property
+    def training(self):
+        return True if self._net is None else self._net.training
+
+    # -- standalone use -------------------------------------------------------------------------
+    def __call__(self, x):
+        """Apply this layer alone (through a one-layer network of x's dtype)."""
+        from .network import Sequential
+        x = np.asarray(x)
+        dtype = "float64" if x.dtype == np.float64 else "float32"
+        if self._net is None or len(self._net) != 1 or self._net.dtype != dtype:
+            Sequential(self, dtype=dtype)
+        return self._net.forward(x)
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Linear(Layer):
+    """Dense layer y = x Wᵀ + b with W of shape (out_features, in_features)."""
+
+    in_features = None
+
+    def __init__(self, in_features, out_features, bias=True, init="he_normal", seed=None):
+        super().__init__()
+        self.in_features = _check_features("in_features", in_features)
+        self.out_features = _check_features("out_features", out_features)
+        self.has_bias = bool(bias)
+        _init.resolve(init)   # fail now, not when the network is built
+        self.init = init
+        self.seed = seed
+        self.param_names = ("weight", "bias") if self.has_bias else ("weight",)
+
+    def _specs(self, width, specs, seeds):
+        if width != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) receives rows of "
+                             f"width {width}: expected in_features = {width}")
+        self._index = len(specs)
+        specs.append({"kind": _core.LAYER_LINEAR, "in": width, "out": self.out_features,
+                      "option": int(self.has_bias)})
+        return self.out_features
+
+    def _initialize(self):
+        seed = self.seed if self.seed is not None else self._net._seeds()
+        self._param("weight")[...] = _init.weight(self.init, self.out_features, self.in_features,
+                                                  seed)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.has_bias}, init={self.init!r}")
+
+
+class Activation(Layer):
+    """An elementwise activation; subclasses fix the function."""
+
+    act = _core.ACT_IDENTITY
+    alpha = 0.0
+
+    def _specs(self, width, specs, seeds):
+        self._index = len(specs)
+        specs.append({"kind": _core.LAYER_ACTIVATION, "in": width, "out": width, "act": self.act,
+                      "alpha": float(self.alpha), "option": int(bool(self.param_names))})
+        return width
+
+    def function(self, x):
+        """(f(x), f'(x)) elementwise, straight from the C kernels (float64 unless x is float32)."""
+        return _core.activation(self.act, x, float(self.alpha))
+
+
+def _activation(name, act, doc):
+    cls = type(name, (Activation,), {"act": act, "__doc__": doc})
+    return cls
+
+
+Identity = _activation("Identity", _core.ACT_IDENTITY, "f(x) = x")
+Step = _activation("Step", _core.ACT_STEP, "binary step: 1 for x > 0 else 0; derivative 0")
+Sigmoid = _activation("Sigmoid", _core.ACT_SIGMOID, "σ(x) = 1/(1 + e^−x), range (0, 1)")
+Tanh = _activation("Tanh", _core.ACT_TANH, "tanh(x), range (−1, 1)")
+ReLU = _activation("ReLU", _core.ACT_RELU, "max(0, x); derivative 0 at 0")
+SELU = _activation("SELU", _core.ACT_SELU,
+                   "λx for x > 0 else λα(eˣ − 1), λ = 1.0507009873554805, α = 1.6732632423543772")
+Softplus = _activation("Softplus", _core.ACT_SOFTPLUS, "log(1 + eˣ), computed stably")
+SiLU = _activation("SiLU", _core.ACT_SILU, "x σ(x) (swish with β = 1)")
+Softsign = _activation("Softsign", _core.ACT_SOFTSIGN, "x/(1 + |x|)")
+
+
+class LeakyReLU(Activation):
+    """x for x > 0 else negative_slope · x."""
+
+    act = _core.ACT_LEAKY_RELU
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.alpha = self.negative_slope = _check_number("negative_slope", negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Activation):
+    """x for x > 0 else α(eˣ − 1)."""
+
+    act = _core.ACT_ELU
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = _check_number("alpha", alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class GELU(Activation):
+    """x Φ(x) with the exact erf form; approximate="tanh" gives 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self.act = _core.ACT_GELU if approximate == "none" else _core.ACT_GELU_TANH
+
+    def extra_repr(self):
+        return "" if self.approximate == "none" else "approximate='tanh'"
+
+
+class Swish(Activation):
+    """x σ(βx); learnable=True makes β a parameter ("beta") trained with the rest."""
+
+    act = _core.ACT_SWISH
+
+    def __init__(self, beta=1.0, learnable=False):
+        super().__init__()
+        self.alpha = self.initial_beta = _check_number("beta", beta)
+        self.learnable = bool(learnable)
+        self.param_names = ("beta",) if self.learnable else ()
+
+    def function(self, x):
+        beta = float(self.beta[0]) if self.learnable and self._net is not None else self.alpha
+        return _core.activation(self.act, x, beta)
+
+    def extra_repr(self):
+        return f"beta={self.initial_beta}" + (", learnable=True" if self.learnable else "")
+
+
+class PReLU(Layer):
+    """x for x > 0 else a·x with a learnable slope a ("weight"): one shared slope
+    (num_parameters=1) or one per unit (num_parameters = the layer's width)."""
+
+    param_names = ("weight",)
+
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+        self.num_parameters = _check_features("num_parameters", num_parameters)
+        self.init = _check_number("init", init)
+
+    def _specs(self, width, specs, seeds):
+        if self.num_parameters not in (1, width):
+            raise ValueError(f"PReLU(num_parameters={self.num_parameters}) after a layer of "
+                             f"width {width}: expected 1 or {width}")
+        self._index = len(specs)
+        specs.append({"kind": _core.LAYER_PRELU, "in": width, "out": width,
+                      "option": int(self.num_parameters == 1), "alpha": self.init})
+        return width
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}, init={self.init}"
+
+
+class GLU(Layer):
+    """Gated linear unit on rows [u | v] of width 2M: output act(u) ⊙ v, width M.
+
+    With the Linear before it, Sequential(Linear(n, 2m), GLU()) computes the notes'
+    act(xW + b) ⊙ (xV + c): W, b are the first m rows of that Linear, V, c the last m.
+    (torch.nn.GLU gates the other half: a ⊙ σ(b).) act: "sigmoid" (GLU), "relu" (ReGLU),
+    "gelu" (GEGLU), "silu"/"swish" (SwiGLU)."""
+
+    _ACTS = {"sigmoid": _core.ACT_SIGMOID, "relu": _core.ACT_RELU, "gelu": _core.ACT_GELU,
+             "silu": _core.ACT_SILU, "swish": _core.ACT_SILU, "tanh": _core.ACT_TANH,
+             "identity": _core.ACT_IDENTITY}
+
+    def __init__(self, act="sigmoid"):
+        super().__init__()
+        if act not in self._ACTS:
+            raise ValueError(f"unknown gate activation {act!r}; choose one of {sorted(self._ACTS)}")
+        self.act = act
+
+    def _specs(self, width, specs, seeds):
+        if width % 2:
+            raise ValueError(f"{type(self).__name__} needs an even input width [u | v], got {width}")
+        self._index = len(specs)
+        specs.append({"kind": _core.LAYER_GATED, "in": width, "out": width // 2,
+                      "act": self._ACTS[self.act]})
+        return width // 2
+
+    def extra_repr(self):
+        return f"act={self.act!r}"
+
+
+class ReGLU(GLU):
+    """relu(u) ⊙ v"""
+
+    def __init__(self):
+        super().__init__("relu")
+
+    def extra_repr(self):
+        return ""
+
+
+class GEGLU(ReGLU):
+    """gelu(u) ⊙ v"""
+
+    def __init__(self):
+        GLU.__init__(self, "gelu")
+
+
+class SwiGLU(ReGLU):
+    """silu(u) ⊙ v"""
+
+    def __init__(self):
+        GLU.__init__(self, "silu")
+
+ACTIVATIONS = {
+    "identity": Identity, "step": Step, "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,
+    "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU, "gelu": GELU, "softplus": Softplus,
+    "silu": SiLU, "swish": Swish, "softsign": Softsign, "prelu": PReLU,
+}

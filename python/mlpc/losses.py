@@ -1,0 +1,54 @@
+"""Losses, averaged over the batch, computed by the C core in the scores' dtype.
+
+cost = loss_fn(scores, targets) returns a float; loss_fn.backward() returns ∂cost/∂scores.
+All are stable for logits of ±1e4 (log-sum-exp; log σ(s) = −softplus(−s)).
+"""
+from . import _core
+
+
+class Loss:
+    kind = None
+
+    def __init__(self):
+        self._grad = None
+
+    def __call__(self, scores, targets):
+        cost, self._grad = _core.loss(self.kind, scores, targets)
+        return cost
+
+    forward = __call__
+
+    def backward(self):
+        """∂cost/∂scores of the last call."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() needs a call first")
+        return self._grad
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """C = (1/N) Σₙ −log softmax(sₙ)[yₙ] for int labels y (N,), or −(1/N) Σₙ Σₖ yₙₖ log pₙₖ for
+    one-hot or probability rows (N, K). ∂C/∂s = (softmax(s) − Y)/N."""
+
+    kind = _core.LOSS_SOFTMAX_CROSS_ENTROPY
+
+
+class BinaryCrossEntropy(Loss):
+    """Sigmoid + binary cross-entropy on logits, for multi-label targets in [0, 1] of shape
+    (N, K): C = −(1/N) Σ [y log σ(s) + (1 − y) log(1 − σ(s))], ∂C/∂s = (σ(s) − y)/N."""
+
+    kind = _core.LOSS_BINARY_CROSS_ENTROPY
+
+
+class MSELoss(Loss):
+    """The quadratic cost C = 1/(2N) Σₙ ‖yₙ − ŷₙ‖², ∂C/∂ŷ = (ŷ − y)/N. (PyTorch's MSELoss divides
+    by N·K and has no ½.)"""
+
+    kind = _core.LOSS_MSE
+
+
+def softmax(scores):
+    """Row-wise softmax probabilities of a (N, K) array."""
+    return _core.softmax(scores)

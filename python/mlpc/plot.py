@@ -1,0 +1,577 @@
+"""Reusable matplotlib figures for mlpc experiments.
+
+matplotlib is imported lazily, inside the functions, so ``import mlpc`` stays
+cheap and works without it.  Every function returns the
+:class:`matplotlib.figure.Figure` it drew on; pass ``ax``/``axes`` to draw
+into existing axes, otherwise a new figure is created.  Nothing here calls
+``plt.show()`` -- call it yourself or ``fig.savefig(...)``.
+
+On a machine without a display (no ``$DISPLAY``/``$WAYLAND_DISPLAY``, not in
+Jupyter, and no backend chosen by the user) the non-interactive ``Agg``
+backend is selected, so scripts can save figures on headless servers.
+"""
+
+import math
+import os
+import sys
+
+import numpy as np
+
+__all__ = [
+    "layer_histograms",
+    "histogram_grid",
+    "training_curves",
+    "decision_boundary",
+    "activation_gallery",
+    "line_plot",
+]
+
+
+# --------------------------------------------------------------------------
+# backend and figure plumbing
+# --------------------------------------------------------------------------
+
+def _in_jupyter():
+    # A running kernel has always imported ipykernel; plain IPython has not.
+    return "ipykernel" in sys.modules
+
+
+def _backend_chosen(matplotlib):
+    """True if the user (rc file, MPLBACKEND, matplotlib.use) already picked a backend."""
+    if os.environ.get("MPLBACKEND"):
+        return True
+    get = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
+    if get is not None:  # matplotlib >= 3.7
+        return get() is not None
+    from matplotlib import rcsetup
+    sentinel = getattr(rcsetup, "_auto_backend_sentinel", None)
+    return dict.__getitem__(matplotlib.rcParams, "backend") is not sentinel
+
+
+def _pyplot():
+    """Import and return ``matplotlib.pyplot``, choosing Agg when there is no display."""
+    import matplotlib
+
+    # macOS and Windows have native GUI backends that need no $DISPLAY, so the
+    # headless test only makes sense on X11/Wayland systems.
+    headless = (
+        sys.platform not in ("darwin", "win32")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
+    if headless and not _in_jupyter() and not _backend_chosen(matplotlib):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes_list(axes, n):
+    """Flatten user-supplied axes and check there are at least ``n`` of them."""
+    flat = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(flat) < n:
+        raise ValueError(f"need {n} axes, got {len(flat)}")
+    return flat[:n]
+
+
+def _grid(n, ncols, axes=None, panel_size=(2.8, 2.3)):
+    """Figure with ``n`` panels in rows of ``ncols``; returns ``(fig, [ax] * n)``.
+
+    Grid cells beyond ``n`` are removed so ``len(fig.axes) == n``.
+    """
+    if axes is not None:
+        flat = _axes_list(axes, n)
+        return flat[0].figure, flat
+    plt = _pyplot()
+    ncols = max(1, min(int(ncols), n))
+    nrows = max(1, math.ceil(n / ncols))
+    fig, grid = plt.subplots(
+        nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    flat = list(grid.ravel())
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
+
+
+def _flat(values):
+    """Any array-like (or object with ``.numpy()``) as a 1-D float array."""
+    if not isinstance(values, np.ndarray) and callable(getattr(values, "numpy", None)):
+        values = values.numpy()
+    return np.asarray(values, dtype=np.float64).ravel()
+
+
+def _prepare(values, nonzero):
+    """Flatten one panel's data; returns ``(data, note)`` with ``note`` for the title.
+
+    Non-finite values are dropped because ``np.histogram`` cannot bin them
+    (exploding-gradient runs produce inf/NaN); the count is reported.
+    """
+    data = _flat(values)
+    notes = []
+    finite = np.isfinite(data)
+    if not finite.all():
+        notes.append(f"{int((~finite).sum())} non-finite dropped")
+        data = data[finite]
+    if nonzero:
+        is_zero = data == 0
+        frac = float(is_zero.mean()) if data.size else 0.0
+        notes.insert(0, f"zeros: {100 * frac:.1f}%")
+        data = data[~is_zero]
+    return data, ", ".join(notes)
+
+
+def _shared_range(datasets):
+    """Common (min, max) over several 1-D arrays, or None if all are empty."""
+    nonempty = [d for d in datasets if d.size]
+    if not nonempty:
+        return None
+    lo = min(float(d.min()) for d in nonempty)
+    hi = max(float(d.max()) for d in nonempty)
+    if lo == hi:  # np.histogram needs a non-empty interval
+        lo, hi = lo - 0.5, hi + 0.5
+    return (lo, hi)
+
+
+def _hist_panel(ax, data, bins, log, hist_range, title):
+    ax.hist(data, bins=bins, range=hist_range, log=log)
+    if log:
+        # ax.hist sets this already when it has data; an empty panel would stay linear.
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    # Small panels with tiny values (1e-5 scale) otherwise get overlapping tick labels.
+    ax.locator_params(axis="x", nbins=4)
+
+
+def _panel_title(label, note):
+    return f"{label}\n{note}" if note else label
+
+
+# --------------------------------------------------------------------------
+# histograms
+# --------------------------------------------------------------------------
+
+def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labels=None,
+                     ncols=5, range=None, sharex=False, axes=None):
+    """One histogram per layer, laid out in a grid.
+
+    Parameters
+    ----------
+    values : list of array-like, or dict label -> array-like
+        One entry per layer (activations, gradients, weights...); each is
+        flattened.  A dict supplies the panel labels through its keys.
+    title : str, optional
+        Figure title.
+    bins : int or sequence
+        Passed to ``Axes.hist``.
+    log : bool
+        Log-scale y-axis (as for the gradient histograms in the notes).
+    nonzero : bool
+        Drop exact zeros (e.g. dead ReLU units) and show the zero fraction
+        in each panel title.
+    labels : list of str, optional
+        Panel titles; default ``"layer 1" .. "layer L"``.
+    ncols : int
+        Panels per row.
+    range : (float, float), optional
+        Histogram range for every panel.
+    sharex : bool
+        Use one common range (and bins) for all panels, so the shrinking or
+        growing spread across layers is visible at a glance.
+    axes : sequence of Axes, optional
+        Draw into these (at least one per layer) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With exactly one axes per layer when the function created it.
+    """
+    if isinstance(values, dict):
+        if labels is None:
+            labels = [str(k) for k in values]
+        values = list(values.values())
+    values = list(values)
+    n = len(values)
+    if n == 0:
+        raise ValueError("values must contain at least one array")
+    if labels is None:
+        labels = [f"layer {i + 1}" for i in np.arange(n)]
+    if len(labels) != n:
+        raise ValueError(f"got {len(labels)} labels for {n} arrays")
+
+    prepared = [_prepare(v, nonzero) for v in values]
+    hist_range = range
+    if hist_range is None and sharex:
+        hist_range = _shared_range([d for d, _ in prepared])
+
+    fig, axs = _grid(n, ncols, axes)
+    for ax, (data, note), label in zip(axs, prepared, labels):
+        _hist_panel(ax, data, bins, log, hist_range, _panel_title(label, note))
+    if sharex and hist_range is not None:
+        for ax in axs:
+            ax.set_xlim(hist_range)
+    if title:
+        fig.suptitle(title)
+    if axes is None:
+        fig.tight_layout()
+    return fig
+
+
+def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, log=False,
+                   nonzero=False, range=None, sharex=False, axes=None):
+    """Histograms in a grid: one row per condition, one column per layer.
+
+    Made for the initialisation experiments (e.g. rows = sigma 0.01 / Xavier /
+    He, columns = layers 1..10).
+
+    Parameters
+    ----------
+    rows : list of list of array-like
+        ``rows[i][j]`` is the data for condition ``i``, layer ``j``.  Rows may
+        have different lengths; missing cells are left out.
+    row_labels : list of str, optional
+        Written as the y-label of each row's first panel.
+    col_labels : list of str, optional
+        Panel titles of the first row; default ``"layer 1" ..``.
+    title, bins, log, nonzero, range
+        As in :func:`layer_histograms`.
+    sharex : bool
+        Panels of the same row share one range and bins.  Rows are scaled
+        separately because conditions can differ by orders of magnitude.
+    axes : 2-D array of Axes, optional
+        Draw into ``axes[i][j]``; must cover every cell that has data.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With exactly one axes per (row, layer) cell when the function created it.
+    """
+    rows = [list(r) for r in rows]
+    nrows = len(rows)
+    if nrows == 0:
+        raise ValueError("rows must contain at least one row")
+    ncols = max(len(r) for r in rows)
+    if ncols == 0:
+        raise ValueError("rows are all empty")
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(f"got {len(row_labels)} row labels for {nrows} rows")
+    if col_labels is None:
+        col_labels = [f"layer {j + 1}" for j in np.arange(ncols)]
+    if len(col_labels) < ncols:
+        raise ValueError(f"got {len(col_labels)} column labels for {ncols} columns")
+
+    if axes is None:
+        plt = _pyplot()
+        fig, grid = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.1 * nrows), squeeze=False)
+        for i, r in enumerate(rows):
+            for ax in grid[i, len(r):]:
+                fig.delaxes(ax)
+    else:
+        grid = np.asarray(axes, dtype=object).reshape(nrows, -1)
+        fig = grid.flat[0].figure
+
+    for i, r in enumerate(rows):
+        prepared = [_prepare(v, nonzero) for v in r]
+        hist_range = range
+        if hist_range is None and sharex:
+            hist_range = _shared_range([d for d, _ in prepared])
+        for j, (data, note) in enumerate(prepared):
+            ax = grid[i, j]
+            label = col_labels[j] if i == 0 else ""
+            if note:
+                label = f"{label}\n{note}" if label else note
+            _hist_panel(ax, data, bins, log, hist_range, label)
+            if sharex and hist_range is not None:
+                ax.set_xlim(hist_range)
+        if row_labels is not None and r:
+            grid[i, 0].set_ylabel(row_labels[i])
+    if title:
+        fig.suptitle(title)
+    if axes is None:
+        fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# training curves
+# --------------------------------------------------------------------------
+
+def _series_for(history, key):
+    """``[(label, 1-D array)]`` for entries named ``key`` or ``<prefix>_<key>``."""
+    found = []
+    for name, value in history.items():
+        name = str(name)
+        if name == key:
+            label = key
+        elif name.endswith("_" + key):
+            label = name[: -len(key) - 1]
+        else:
+            continue
+        if value is None:
+            continue
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim != 1 or arr.size == 0:
+            continue  # scalars like "best_val_loss" are not curves
+        found.append((label, arr))
+    return found
+
+
+def training_curves(history_or_dict, keys=("loss", "accuracy"), axes=None, title=None,
+                    xlabel=None):
+    """Loss / accuracy curves, one panel per metric in ``keys``.
+
+    Parameters
+    ----------
+    history_or_dict : dict or object with ``as_dict()``
+        Maps names to per-epoch (or per-step) sequences.  For each metric
+        ``k`` the entries ``k`` and ``<anything>_k`` (``train_loss``,
+        ``val_loss``, ``test_loss``...) go into one panel, labelled by the
+        prefix.  Metrics with no entries get no panel.
+    keys : sequence of str
+        Metrics to plot, in panel order.
+    axes : sequence of Axes, optional
+        One per panel that will be drawn.
+    title : str, optional
+        Figure title.
+    xlabel : str, optional
+        Default ``"epoch"``.
+
+    Series of different lengths in one panel (per-step training loss next to
+    per-epoch validation loss) are stretched onto the shortest series'
+    axis, so point ``i`` of a length-``n`` series sits at
+    ``(i + 1) * n_min / n``.  If the dict has an ``"epoch"`` entry of the
+    right length it is used as x for series of that length.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    history = history_or_dict
+    if hasattr(history, "as_dict"):
+        history = history.as_dict()
+    if not hasattr(history, "items"):
+        raise TypeError("expected a dict or an object with an as_dict() method, "
+                        f"got {type(history_or_dict).__name__}")
+    if isinstance(keys, str):
+        keys = (keys,)
+
+    panels = [(k, s) for k in keys for s in [_series_for(history, k)] if s]
+    if not panels:
+        raise ValueError(f"no series for {tuple(keys)} in keys {sorted(map(str, history))}")
+    epochs = history.get("epoch")
+    epochs = None if epochs is None else np.asarray(epochs, dtype=np.float64).ravel()
+
+    fig, axs = _grid(len(panels), len(panels), axes, panel_size=(4.5, 3.3))
+    for ax, (key, series) in zip(axs, panels):
+        n_min = min(len(a) for _, a in series)
+        for label, arr in series:
+            n = len(arr)
+            if epochs is not None and len(epochs) == n:
+                x = epochs
+            else:
+                x = (np.arange(n) + 1.0) * n_min / n
+            ax.plot(x, arr, label=label, marker="o" if n <= 30 else None, markersize=3)
+        ax.set_xlabel(xlabel or "epoch")
+        ax.set_ylabel(key)
+        ax.set_title(key)
+        ax.grid(True, alpha=0.3)
+        if len(series) > 1 or series[0][0] != key:
+            ax.legend()
+    if title:
+        fig.suptitle(title)
+    if axes is None:
+        fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# decision boundary
+# --------------------------------------------------------------------------
+
+def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin=0.1):
+    """Predicted classes over the plane, with the training points on top.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps an ``(M, 2)`` float array to ``M`` class indices.  Returning
+        ``(M, K)`` scores/probabilities also works (argmax is taken).
+    X : array-like, shape (N, 2)
+        Input points; their bounding box, padded by ``margin`` times its size,
+        is the plotted region.
+    y : array-like, shape (N,)
+        Integer class labels (one-hot ``(N, K)`` is accepted too).
+    ax : Axes, optional
+    resolution : int
+        Grid points per axis.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (N, 2), got {X.shape}")
+    y = np.asarray(y)
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    y = y.astype(int).ravel()
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    resolution = int(resolution)
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = margin * np.where(hi > lo, hi - lo, 1.0)  # keep a visible box for degenerate data
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(gx, gy)
+    grid_points = np.column_stack([xx.ravel(), yy.ravel()])
+
+    Z = np.asarray(predict(grid_points))
+    if Z.ndim == 2 and Z.shape[0] == len(grid_points) and Z.shape[1] > 1:
+        Z = Z.argmax(axis=1)
+    Z = Z.astype(int).reshape(xx.shape)
+
+    n_classes = int(max(Z.max(), y.max() if y.size else 0)) + 1
+    base = matplotlib.colormaps["tab10" if n_classes <= 10 else "tab20"]
+    cmap = ListedColormap([base(k % base.N) for k in np.arange(n_classes)])
+    # Class k occupies the interval [k - 0.5, k + 0.5), so colours match between
+    # the filled regions and the points.
+    norm = BoundaryNorm(np.arange(n_classes + 1) - 0.5, n_classes)
+
+    if ax is None:
+        fig, ax = _pyplot().subplots(figsize=(5, 4.5))
+    else:
+        fig = ax.figure
+    ax.contourf(xx, yy, Z, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, norm=norm,
+                alpha=0.3)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, norm=norm, s=14, edgecolors="k",
+               linewidths=0.4)
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# activation functions
+# --------------------------------------------------------------------------
+
+def activation_gallery(names, xs, ys, dys, formulas=None, ncols=4, axes=None, title=None):
+    """One panel per activation function showing f(x) and f'(x).
+
+    Parameters
+    ----------
+    names : list of str
+        Panel titles.
+    xs : array-like or list of array-like
+        Inputs: one array shared by all panels, or one per activation.
+    ys, dys : list of array-like
+        Function values and derivatives per activation; an entry of ``dys``
+        (or ``dys`` itself) may be None to draw the function only.
+    formulas : list or dict of str, optional
+        Extra title line per activation (matplotlib mathtext such as
+        ``r"$\\max(0, x)$"`` works); a dict is keyed by name.
+    ncols : int
+        Panels per row.
+    axes : sequence of Axes, optional
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names = list(names)
+    n = len(names)
+    if n == 0:
+        raise ValueError("names must not be empty")
+    if len(ys) != n:
+        raise ValueError(f"got {len(ys)} ys for {n} names")
+    if dys is None:
+        dys = [None] * n
+    if len(dys) != n:
+        raise ValueError(f"got {len(dys)} dys for {n} names")
+    # A flat numeric xs is one shared input grid; otherwise one grid per panel.
+    if isinstance(xs, np.ndarray):
+        shared = xs.ndim == 1
+    else:
+        shared = len(xs) > 0 and all(np.isscalar(v) for v in xs)
+    xs_list = [xs] * n if shared else list(xs)
+    if len(xs_list) != n:
+        raise ValueError(f"got {len(xs_list)} xs for {n} names")
+    if isinstance(formulas, dict):
+        formulas = [formulas.get(name) for name in names]
+    elif formulas is not None and len(formulas) != n:
+        raise ValueError(f"got {len(formulas)} formulas for {n} names")
+
+    fig, axs = _grid(n, ncols, axes, panel_size=(3.2, 2.7))
+    for i, ax in enumerate(axs):
+        x = _flat(xs_list[i])
+        ax.plot(x, _flat(ys[i]), label="f(x)")
+        if dys[i] is not None:
+            ax.plot(x, _flat(dys[i]), label="f'(x)", linestyle="--")
+        ax.axhline(0, color="0.6", linewidth=0.6)
+        ax.axvline(0, color="0.6", linewidth=0.6)
+        heading = names[i]
+        if formulas is not None and formulas[i]:
+            heading = f"{heading}\n{formulas[i]}"
+        ax.set_title(heading, fontsize=10)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title)
+    if axes is None:
+        fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# generic
+# --------------------------------------------------------------------------
+
+def line_plot(x, ys, title=None, xlabel=None, ylabel=None, log=False, ax=None):
+    """Several named curves on one axes (e.g. learning-rate schedules).
+
+    Parameters
+    ----------
+    x : array-like or None
+        Shared x values; None means ``0 .. len(y) - 1`` for each curve.
+    ys : dict label -> array-like
+    title, xlabel, ylabel : str, optional
+    log : bool
+        Log-scale y-axis.
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, ax = _pyplot().subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    for label, y in ys.items():
+        y = _flat(y)
+        xv = np.arange(len(y)) if x is None else _flat(x)
+        ax.plot(xv, y, label=str(label))
+    if log:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if len(ys) > 1:
+        ax.legend()
+    ax.grid(True, alpha=0.3)
+    return fig
