@@ -69,7 +69,8 @@ static size_t layer_tensors(const mlpc_layer *L, size_t shape[2][3])
 static int check_layer(const mlpc_layer *layers, size_t l)
 {
     const mlpc_layer *L = &layers[l];
-    if (L->in == 0 || L->out == 0 || L->in > INT_MAX || L->out > INT_MAX) return MLPC_EINVAL;
+    if (L->in == 0 || L->out == 0) return MLPC_EINVAL;
+    if (L->in > INT_MAX || L->out > INT_MAX) return MLPC_ENOMEM;   /* GEMM takes int sizes */
     if (l > 0 && layers[l - 1].out != L->in) return MLPC_EINVAL;
     switch (L->kind) {
     case MLPC_LAYER_LINEAR: return MLPC_OK;
@@ -192,41 +193,48 @@ static size_t cache_size(const mlpc_layer *L, size_t C)
     }
 }
 
+/* Element counts of the three per-batch blocks for C examples; with `write`, also the offsets. */
+static void layout(mlpc_net *net, size_t C, int write, size_t *nout, size_t *ngrad, size_t *ncache)
+{
+    *nout = *ngrad = *ncache = 0;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        const mlpc_layer *L = &net->layers[l];
+        if (write) {
+            net->out_off[l] = *nout;
+            net->grad_off[l] = *ngrad;
+            net->cache_off[l] = *ncache;
+        }
+        *nout = add(*nout, mul(C, L->out));
+        *ngrad = add(*ngrad, mul(C, L->in));
+        *ncache = add(*ncache, cache_size(L, C));
+    }
+    if (write) net->grad_off[net->nlayers] = *ngrad;
+    *ngrad = add(*ngrad, mul(C, net->layers[net->nlayers - 1].out));
+}
+
 int mlpc_net_reserve(mlpc_net *net, size_t N)
 {
     if (N > INT_MAX) return MLPC_ENOMEM;   /* GEMM takes int sizes */
     if (N <= net->capacity && net->outputs) return MLPC_OK;
-    size_t C = N, nout = 0, ngrad = 0, ncache = 0;
-    for (size_t l = 0; l < net->nlayers; l++) {
-        const mlpc_layer *L = &net->layers[l];
-        net->out_off[l] = nout;
-        nout = add(nout, mul(C, L->out));
-        net->grad_off[l] = ngrad;
-        ngrad = add(ngrad, mul(C, L->in));
-        net->cache_off[l] = ncache;
-        ncache = add(ncache, cache_size(L, C));
-    }
-    net->grad_off[net->nlayers] = ngrad;
-    ngrad = add(ngrad, mul(C, net->layers[net->nlayers - 1].out));
+    size_t nout, ngrad, ncache;
+    layout(net, N, 0, &nout, &ngrad, &ncache);
     mlpc_block *o = mlpc_block_new(mul(nout, net->elsize));
     mlpc_block *g = mlpc_block_new(mul(ngrad, net->elsize));
     mlpc_block *c = mlpc_block_new(mul(ncache, net->elsize));
-    if (!o || !g || !c) {
-        mlpc_block_release(o); mlpc_block_release(g); mlpc_block_release(c);
-        /* the offsets must match the blocks we keep */
-        size_t keep = net->capacity;
-        net->capacity = 0;
-        if (keep && net->outputs) { mlpc_block *a = net->outputs; net->outputs = NULL;
-            mlpc_net_reserve(net, keep); mlpc_block_release(a); }
+    if (!o || !g || !c) {   /* the network keeps its old blocks and offsets */
+        mlpc_block_release(o);
+        mlpc_block_release(g);
+        mlpc_block_release(c);
         return MLPC_ENOMEM;
     }
+    layout(net, N, 1, &nout, &ngrad, &ncache);
     mlpc_block_release(net->outputs);
     mlpc_block_release(net->doutputs);
     mlpc_block_release(net->cache);
     net->outputs = o;
     net->doutputs = g;
     net->cache = c;
-    net->capacity = C;
+    net->capacity = N;
     net->forward_done = 0;
     return MLPC_OK;
 }

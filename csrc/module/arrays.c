@@ -35,8 +35,10 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
                      PyArray_SIZE(raw) == 0 ? " (an empty batch)" : "");
         goto fail;
     }
+    /* FORCECAST: a float64 batch (or int labels as rows) into a float32 network is the
+     * documented conversion, not an error; the kind check above already refused non-numbers */
     PyArrayObject *arr = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, typenum,
-                                                           NPY_ARRAY_IN_ARRAY);
+                                                           NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
     Py_DECREF(raw);
     return arr;
 fail:

@@ -32,9 +32,10 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
-# Small networks lose more to thread start-up than they gain: one thread unless the user chose
-# (OPENBLAS_NUM_THREADS / MLPC_NUM_THREADS) — benchmarks/bench_step.py measures the trade-off.
+# OpenBLAS starts one thread per core; past a few threads the GEMMs of these networks lose more
+# to synchronization than they gain (benchmarks/bench_step.py), so mlpc caps the default at 4.
+# MLPC_NUM_THREADS, or OPENBLAS_NUM_THREADS read by OpenBLAS itself, overrides the cap.
 if "MLPC_NUM_THREADS" in _os.environ:
     set_num_threads(_os.environ["MLPC_NUM_THREADS"])
 elif "OPENBLAS_NUM_THREADS" not in _os.environ:
-    set_num_threads(1)
+    set_num_threads(min(get_num_threads(), 4))

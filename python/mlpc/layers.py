@@ -133,9 +133,11 @@ class Layer:
         from .network import Sequential
         x = np.asarray(x)
         dtype = "float64" if x.dtype == np.float64 else "float32"
-        if self._net is None or len(self._net) != 1 or self._net.dtype != dtype:
-            Sequential(self, dtype=dtype)
-        return self._net.forward(x)
+        net = self._net
+        if net is None or len(net) != 1 or net.dtype != dtype or \
+                (self.in_features is None and x.ndim == 2 and net.in_features != x.shape[1]):
+            net = Sequential(self, dtype=dtype)   # built now, or lazily by its first forward
+        return net.forward(x)
 
     def extra_repr(self):
         return ""
