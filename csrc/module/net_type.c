@@ -299,7 +299,8 @@ static PyObject *tensor_view(NetObject *self, PyObject *arg, int grads)
     const mlpc_tensor *T = &net->tensors[t];
     char *base = grads ? net->grads : net->params;
     npy_intp dims[2] = {(npy_intp)T->rows, (npy_intp)T->cols};
-    int ndim = T->rows == 1 ? 1 : 2;
+    /* a weight matrix stays 2-D even with one row (Linear(d, 1).weight is (1, d)) */
+    int ndim = T->rows == 1 && !T->is_weight ? 1 : 2;
     return mlpc_view(base + T->offset * net->elsize, mlpc_typenum(net->dtype), ndim,
                      ndim == 1 ? dims + 1 : dims, (PyObject *)self, 1);
 }

@@ -60,9 +60,10 @@ class BatchNorm(Layer):
 
 class LayerNorm(BatchNorm):
     """Layer normalization (Ba et al. 2016): each example normalized over its own units,
-    x̂ = (x − mean)/√(var + eps) (biased variance), y = γ x̂ + β. Same in training and eval.
-    The notes' form ψ(√(n−1)/s · diag(v)(z − z̄1) + u) is this with s the sample standard
-    deviation: √(n−1)/s = 1/√(biased variance)."""
+    x̂ = (x − mean)/√(var + eps) (biased variance, as in PyTorch), y = γ x̂ + β. Same in training
+    and eval. The notes' form ψ(√(n−1)/s · diag(v)(z − z̄1) + u) with s = ‖z − z̄1‖₂ divides by
+    the sample standard deviation (ddof = 1) instead: √(n−1)/s = √((n−1)/n)/√(biased variance),
+    so it is this layer with γ = √((n−1)/n)·v, β = u (and eps = 0)."""
 
     _kind = _core.LAYER_LAYERNORM
 

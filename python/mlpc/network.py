@@ -302,6 +302,18 @@ class Sequential(Layer):
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
+    # -- saving and converting (python/mlpc/serialize.py) ---------------------------------------
+    def save(self, path, optimizer=None, extra=None):
+        """Write the network (and optionally an optimizer's state) to an .npz file; mlpc.load
+        reads it back. See mlpc.serialize for the format."""
+        from .serialize import save
+        save(self, path, optimizer=optimizer, extra=extra)
+
+    def to_torch(self):
+        """An equivalent torch.nn.Sequential (needs PyTorch); see mlpc.serialize.to_torch."""
+        from .serialize import to_torch
+        return to_torch(self)
+
 
 class _mode:
     """Context manager: run in a mode, then restore the previous one."""

@@ -27,6 +27,9 @@ def _positive(name, value, allow_zero=True):
     return value
 
 
+_COMMON = ("weight_decay", "clip_norm", "clip_value", "decay_all", "nesterov")
+
+
 class Optimizer:
     """Base class: the C state, lr/schedule handling, state_dict."""
 
@@ -61,8 +64,10 @@ class Optimizer:
 
     @schedule.setter
     def schedule(self, schedule):
-        self._schedule = None if schedule is None else as_schedule(schedule)
-        self._apply_schedule()
+        schedule = None if schedule is None else as_schedule(schedule)
+        if schedule is not None:   # a schedule that gives a bad rate now is refused, not installed
+            self.lr = schedule(self._core.step_count)
+        self._schedule = schedule
 
     def _apply_schedule(self):
         if self._schedule is not None:
@@ -96,7 +101,7 @@ class Optimizer:
         c = self._core
         d = {"type": type(self).__name__, "step": int(c.step_count), "lr": c.lr,
              "state": np.array(c.state)}
-        for name in self._hyper + ("weight_decay", "clip_norm", "clip_value"):
+        for name in self._hyper + _COMMON:
             d[name] = getattr(c, name)
         return d
 
@@ -110,7 +115,7 @@ class Optimizer:
         c.state[...] = state
         c.step_count = int(d["step"])
         c.lr = float(d["lr"])
-        for name in self._hyper + ("weight_decay", "clip_norm", "clip_value"):
+        for name in self._hyper + _COMMON:
             setattr(c, name, d[name])
 
     def __repr__(self):

@@ -1,0 +1,269 @@
+"""Experiment 3: batch normalization on the notes' 6-layer network (DD2424 lecture 4).
+
+The network 3072 → 50 → 10 → 10 → 10 → 10 → 10 (five hidden ReLU layers, He init, standardized
+inputs) is trained with plain mini-batch gradient descent (batch 100) on CIFAR-10 (45,000 training
+images) with and without batch normalization — BN after each hidden Linear, before the ReLU, as in
+the notes — for η = 0.01 and η = 0.5. At update steps 0, 1000, 2000 and 4000 the activations and
+gradients of every layer are read from the core's buffers (the mini-batch of that step, before its
+update): the hidden activations h_l (ReLU outputs), the pre-activations (the BN output, or the
+Linear output without BN), ∂J/∂W_l of every Linear, ∂J/∂h_l and ∂J/∂(pre-activation). Loss and
+accuracy on a fixed training subset and on the validation set are evaluated (in eval mode, BN with
+its running statistics) every `eval_every` steps.
+
+`data` is a CIFAR-10 folder (read with mlpc.data.load_cifar10, standardized by the training
+statistics), or ((X_train, y_train), (X_val, y_val)) arrays; without it the experiment runs on the
+bundled Fashion-MNIST subset (784 inputs, 5,000 training / 1,000 validation images, standardized)
+and says so in its figure titles.
+"""
+import numpy as np
+
+from . import (Result, histogram_figure, layer_stats, merge_params, sample_values,
+               stats_table)
+
+NAME = "batchnorm_cifar"
+
+DEFAULTS = dict(
+    data=None,                     # CIFAR-10 folder, ((Xtr, ytr), (Xval, yval)), or None
+    hidden=(50, 10, 10, 10, 10),
+    num_classes=10,
+    lrs=(0.01, 0.5),
+    batch=100,
+    steps=4000,
+    hist_steps=(0, 1000, 2000, 4000),
+    eval_every=200,
+    eval_size=5000,                # training examples used for the training loss/accuracy curve
+    val_size=None,                 # validation examples (None: 5000 for CIFAR-10, 1000 bundled)
+    train_size=None,               # use only this many training examples (None: all)
+    init="he_normal",
+    bn_momentum=0.1,
+    dtype="float32",
+    grad="weight",                 # gradients drawn: "weight", "output" or "preactivation"
+    max_values=20000,              # values kept per layer for the histograms
+    bins=40,
+)
+QUICK = dict(steps=40, hist_steps=(0, 20, 40), eval_every=10, eval_size=500, val_size=500,
+             train_size=1000, max_values=3000, bins=25)
+
+_GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",
+              "preactivation": "∂J/∂(pre-activation) entries"}
+_RUNS = (("bn", "BN", True), ("no_bn", "no BN", False))
+
+
+def load_data(data, val_size=None, train_size=None, seed=0):
+    """((Xtr, ytr), (Xval, yval), name) for the experiment's `data` argument."""
+    import mlpc.data
+    if data is None:
+        (X, y), _ = mlpc.data.load_fashion_mnist()
+        (Xtr, ytr), (Xval, yval) = mlpc.data.train_val_split(
+            X, y, val_size=val_size or 1000, seed=seed, stratify=True)
+        Xtr, Xval = mlpc.data.standardize(Xtr, Xval)
+        name = "bundled Fashion-MNIST subset (no CIFAR-10 folder given)"
+    elif isinstance(data, (tuple, list)):
+        (Xtr, ytr), (Xval, yval) = data[0], data[1]
+        name = data[2] if len(data) > 2 else "given data"
+    else:
+        (Xtr, ytr), (Xval, yval), _ = mlpc.data.load_cifar10(
+            data, validation=5000 if val_size is None else val_size)
+        name = "CIFAR-10"
+    if train_size is not None and train_size < len(ytr):
+        idx = np.sort(np.random.default_rng(seed).choice(len(ytr), train_size, replace=False))
+        Xtr, ytr = Xtr[idx], ytr[idx]
+    if val_size is not None and val_size < len(yval):
+        Xval, yval = Xval[:val_size], yval[:val_size]
+    return (np.asarray(Xtr), np.asarray(ytr)), (np.asarray(Xval), np.asarray(yval)), name
+
+
+def build_network(in_features, hidden=(50, 10, 10, 10, 10), num_classes=10, batchnorm=True,
+                  init="he_normal", bn_momentum=0.1, dtype="float32", seed=0):
+    """Linear → [BatchNorm] → ReLU per hidden layer, then Linear; the Linear layers get the same
+    seeds with and without BN, so both networks start from the same weights."""
+    import mlpc
+    mods, n = [], in_features
+    for l, h in enumerate(hidden):
+        mods.append(mlpc.Linear(n, h, init=init, seed=seed * 1000 + l))
+        if batchnorm:
+            mods.append(mlpc.BatchNorm(h, momentum=bn_momentum))
+        mods.append(mlpc.ReLU())
+        n = h
+    mods.append(mlpc.Linear(n, num_classes, init=init, seed=seed * 1000 + len(hidden)))
+    return mlpc.Sequential(*mods, dtype=dtype)
+
+
+def _evaluate(net, loss_fn, X, y):
+    net.eval()
+    scores = net.forward(X)
+    loss = loss_fn(scores, y)
+    acc = float(np.mean(np.argmax(scores, axis=1) == y))
+    net.train()
+    return float(loss), acc
+
+
+def _snapshot(net, keep, max_values, rng):
+    """Per-layer statistics (and values for the histograms) of the last forward/backward."""
+    import mlpc
+    layers = net.layers
+    linears = [m for m in layers if isinstance(m, mlpc.Linear)]
+    relus = [i for i, m in enumerate(layers) if isinstance(m, mlpc.ReLU)]
+    quantities = {
+        "activation": [layers[i].output for i in relus],                  # h_l
+        "preactivation": [layers[i - 1].output for i in relus],           # BN or Linear output
+        "grad_weight": [dict((n, g) for n, _, g in lin.named_parameters())["weight"]
+                        for lin in linears],                               # ∂J/∂W_l
+        "grad_output": [layers[i].grad_output for i in relus],            # ∂J/∂h_l
+        "grad_preactivation": [layers[i - 1].grad_output for i in relus],
+    }
+    stats = {k: stats_table([layer_stats(v) for v in vs]) for k, vs in quantities.items()}
+    values = {k: [sample_values(v, max_values, rng) for v in quantities[k]]
+              for k in ("activation", "grad_" + keep)}
+    return stats, values
+
+
+def _train(net, p, train, val, seed):
+    import mlpc
+    import mlpc.data
+    (Xtr, ytr), (Xval, yval) = train, val
+    rng = np.random.default_rng(seed)
+    eval_idx = rng.choice(len(ytr), min(p["eval_size"], len(ytr)), replace=False)
+    Xev, yev = Xtr[eval_idx], ytr[eval_idx]
+    loss_fn = mlpc.SoftmaxCrossEntropy()
+    opt = mlpc.SGD(net, lr=p["lr"])
+    order = np.random.default_rng(seed + 1)          # the same batch order for every run
+    batches = iter(())
+    hist = sorted(set(s for s in p["hist_steps"] if s <= p["steps"]))
+    out = {"eval_steps": [], "train_loss": [], "train_accuracy": [], "val_loss": [],
+           "val_accuracy": [], "step_loss": [], "layers": {}}
+    values = {}
+    snap_rng = np.random.default_rng(seed + 2)
+    net.train()
+    for s in range(p["steps"] + 1):
+        if s % p["eval_every"] == 0 or s == p["steps"]:
+            for part, (Xe, ye) in (("train", (Xev, yev)), ("val", (Xval, yval))):
+                loss, acc = _evaluate(net, loss_fn, Xe, ye)
+                out[f"{part}_loss"].append(loss)
+                out[f"{part}_accuracy"].append(acc)
+            out["eval_steps"].append(s)
+        if s < p["steps"] or s in hist:
+            try:
+                xb, yb = next(batches)
+            except StopIteration:
+                batches = mlpc.data.minibatches(Xtr, ytr, p["batch"], shuffle=True, seed=order)
+                xb, yb = next(batches)
+            if s < p["steps"]:
+                out["step_loss"].append(float(net.train_step(xb, yb, loss_fn, opt)))
+            else:                                     # last histogram step: no update after it
+                net.zero_grad()
+                net.cost(xb, yb, loss_fn)
+                net.backward()
+            if s in hist:
+                out["layers"][str(s)], values[s] = _snapshot(net, p["grad"], p["max_values"],
+                                                             snap_rng)
+    out["final_val_accuracy"] = out["val_accuracy"][-1]
+    return out, values
+
+
+def run(quick=False, seed=0, **params):
+    """Train the four networks (η in lrs × with/without BN); returns a BatchNormResult.
+
+    stats = {"dataset": name, "in_features", "train_size", "val_size", "runs": {"eta=0.01":
+    {"bn": run, "no_bn": run}, ...}} where run = {"eval_steps", "train_loss", "train_accuracy",
+    "val_loss", "val_accuracy" (per evaluation), "step_loss" (per update), "final_val_accuracy",
+    "layers": {"<step>": {"activation"|"preactivation"|"grad_weight"|"grad_output"|
+    "grad_preactivation": {mean, std, zero_fraction, norm: [per layer]}}}}."""
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    if p["grad"] not in _GRAD_TEXT:
+        raise ValueError(f"grad must be one of {', '.join(_GRAD_TEXT)}, got {p['grad']!r}")
+    train, val, dataset = load_data(p["data"], p["val_size"], p["train_size"], seed)
+    if isinstance(p["data"], (tuple, list)):
+        p["data"] = "<arrays>"
+    elif p["data"] is not None:
+        p["data"] = str(p["data"])
+    Xtr = np.asarray(train[0], dtype=p["dtype"])
+    Xval = np.asarray(val[0], dtype=p["dtype"])
+    train, val = (Xtr, train[1]), (Xval, val[1])
+    p["lrs"] = [float(lr) for lr in p["lrs"]]
+    p["hidden"] = list(p["hidden"])
+    p["hist_steps"] = sorted(set(s for s in p["hist_steps"] if s <= p["steps"]))
+    runs, data = {}, {}
+    for lr in p["lrs"]:
+        key = f"eta={lr:g}"
+        runs[key], data[key] = {}, {}
+        for run_key, _, bn in _RUNS:
+            net = build_network(Xtr.shape[1], p["hidden"], p["num_classes"], bn, p["init"],
+                                p["bn_momentum"], p["dtype"], seed)
+            out, values = _train(net, dict(p, lr=lr), train, val, seed)
+            runs[key][run_key], data[key][run_key] = out, values
+    stats = {"dataset": dataset, "in_features": int(Xtr.shape[1]), "train_size": len(Xtr),
+             "val_size": len(Xval), "runs": runs}
+    p.update(seed=seed, quick=bool(quick))
+    return BatchNormResult(NAME, p, stats, data)
+
+
+class BatchNormResult(Result):
+    """Figures per learning rate η: "eta<η>_activations" and "eta<η>_gradients" (histogram grids,
+    one row per (BN / no BN, update step), one column per layer; non-zero values only, the zero
+    fraction in the titles; log y for gradients) and "curves" (loss and accuracy, training and
+    validation, with and without BN, one column per η)."""
+
+    def _where(self):
+        d = self.stats["dataset"]
+        return d if d == "CIFAR-10" else f"{d}, {self.stats['in_features']} inputs"
+
+    def _rows(self, key, quantity):
+        rows, labels = [], []
+        for run_key, label, _ in _RUNS:
+            for s in self.params["hist_steps"]:
+                rows.append(self.data[key][run_key][s][quantity])
+                labels.append(f"{label}, step {s}")
+        return rows, labels
+
+    def histogram_figure(self, lr, what="activations"):
+        key = f"eta={float(lr):g}"
+        if what == "activations":
+            rows, labels = self._rows(key, "activation")
+            text, log = "non-zero activations h_l (ReLU outputs)", False
+            cols = [f"hidden layer {l + 1}" for l in range(len(rows[0]))]
+        else:
+            g = self.params["grad"]
+            rows, labels = self._rows(key, "grad_" + g)
+            text, log = f"non-zero gradients {_GRAD_TEXT[g]} (log y)", True
+            cols = [f"{'Linear' if g == 'weight' else 'hidden'} layer {l + 1}"
+                    for l in range(len(rows[0]))]
+        return histogram_figure(
+            rows, row_labels=labels, col_labels=cols, bins=self.params["bins"], log=log,
+            nonzero=True, panel=(2.4, 1.8),
+            title=f"η = {float(lr):g}: {text} at update steps {self.params['hist_steps']}, "
+                  f"with and without batch norm\n({self._where()})")
+
+    def curves_figure(self):
+        from .. import plot
+        plt = plot._pyplot()
+        lrs = self.params["lrs"]
+        fig, axes = plt.subplots(2, len(lrs), figsize=(5.2 * len(lrs), 7), squeeze=False)
+        for j, lr in enumerate(lrs):
+            runs = self.stats["runs"][f"eta={lr:g}"]
+            history = {"epoch": runs["bn"]["eval_steps"]}
+            for run_key, label, _ in _RUNS:
+                for part in ("train", "val"):
+                    for metric in ("loss", "accuracy"):
+                        history[f"{label} {part}_{metric}"] = runs[run_key][f"{part}_{metric}"]
+            plot.training_curves(history, keys=("loss", "accuracy"), axes=axes[:, j],
+                                 xlabel="update step")
+            for ax, metric in zip(axes[:, j], ("loss", "accuracy")):
+                ax.set_title(f"η = {lr:g}: {metric}")
+                # lines come as BN train, BN val, no BN train, no BN val
+                for line, color, style in zip(ax.get_lines(), ("C0", "C0", "C3", "C3"),
+                                              ("-", "--", "-", "--")):
+                    line.set_color(color)
+                    line.set_linestyle(style)
+                ax.legend(fontsize=8)
+        fig.suptitle(f"With and without batch normalization ({self._where()})")
+        fig.tight_layout()
+        return fig
+
+    def figures(self):
+        figs = {}
+        for lr in self.params["lrs"]:
+            figs[f"eta{lr:g}_activations"] = self.histogram_figure(lr, "activations")
+            figs[f"eta{lr:g}_gradients"] = self.histogram_figure(lr, "gradients")
+        figs["curves"] = self.curves_figure()
+        return figs

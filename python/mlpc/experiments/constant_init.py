@@ -1,0 +1,150 @@
+"""Experiment 2: the pathological constant initialization (DD2424 lecture 4).
+
+L weight matrices, d hidden units per layer, C outputs, d-dimensional inputs, no biases, every
+weight the same constant c. The notes state that after any number t of mini-batch gradient steps
+
+    W_1 (d × d_in)         : each column is a (different) constant vector   W_1 = 1 vᵀ
+    W_l, 2 ≤ l ≤ L−1 (d × d): W_l = a_t 1 1ᵀ
+    W_L (C × d)            : each row is a (different) constant vector      W_L = u 1ᵀ
+
+(all hidden units of a layer compute the same function and get the same update; the symmetry is
+never broken). The experiment trains such a network with mini-batch gradient descent and measures,
+for every matrix and every step, its relative distance from that structure,
+
+    ‖W − P(W)‖_F / ‖W‖_F,   P = projection onto the structure (column means for W_1, row means
+                              for W_L, the overall mean for the middle matrices),
+
+which stays at rounding level (~1e-16 in float64), against the same network started from a small
+random init N(0, σ²) (distance of order 1). The weights are read from the core's parameter views.
+"""
+import numpy as np
+
+from . import Result, merge_params
+
+NAME = "constant_init"
+
+DEFAULTS = dict(
+    layers=5,            # L: number of weight matrices
+    hidden=20,           # d: units per hidden layer
+    input_dim=None,      # dimension of the inputs (None: d, as in the notes)
+    num_classes=10,      # C
+    value=0.1,           # the constant c of every weight
+    activation="tanh",
+    samples=500,         # training examples: N(0, 1) inputs, random labels
+    batch=50,            # mini-batch size
+    steps=100,           # gradient steps
+    lr=0.1,
+    random_std=0.01,     # the symmetry-breaking comparison: W ~ N(0, random_std²)
+    dtype="float64",
+)
+QUICK = dict(steps=20, samples=200)
+
+
+def structure_distance(W, position):
+    """Relative Frobenius distance of W from its structure; position "first", "middle" or
+    "last" (see the module docstring). 0 for a zero matrix."""
+    W = np.asarray(W, dtype=np.float64)
+    if position == "first":
+        P = np.broadcast_to(W.mean(axis=0, keepdims=True), W.shape)
+    elif position == "last":
+        P = np.broadcast_to(W.mean(axis=1, keepdims=True), W.shape)
+    elif position == "middle":
+        P = np.full_like(W, W.mean())
+    else:
+        raise ValueError(f"position must be 'first', 'middle' or 'last', got {position!r}")
+    norm = np.linalg.norm(W)
+    return float(np.linalg.norm(W - P) / norm) if norm > 0 else 0.0
+
+
+def positions(layers):
+    return ["first"] + ["middle"] * (layers - 2) + ["last"]
+
+
+def _train(p, init, X, y, seed):
+    import mlpc
+    L, d = p["layers"], p["hidden"]
+    widths = [X.shape[1]] + [d] * (L - 1) + [p["num_classes"]]
+    mods = []
+    for l in range(L):
+        mods.append(mlpc.Linear(widths[l], widths[l + 1], bias=False, init=init,
+                                seed=seed * 1000 + l))
+        if l < L - 1:
+            mods.append(mlpc.ACTIVATIONS[p["activation"]]())
+    net = mlpc.Sequential(*mods, dtype=p["dtype"])
+    weights = [w for _, w, _ in net.named_parameters()]       # views of W_1 .. W_L
+    pos = positions(L)
+    loss_fn = mlpc.SoftmaxCrossEntropy()
+    opt = mlpc.SGD(net, lr=p["lr"])
+    rng = np.random.default_rng(seed)
+    dist = [[structure_distance(W, q) for W, q in zip(weights, pos)]]
+    middle_a = [[float(W.mean()) for W in weights[1:-1]]]
+    costs = []
+    batches = iter(())
+    for _ in range(p["steps"]):
+        try:
+            xb, yb = next(batches)
+        except StopIteration:
+            batches = mlpc.data.minibatches(X, y, p["batch"], shuffle=True, seed=rng)
+            xb, yb = next(batches)
+        costs.append(float(net.train_step(xb, yb, loss_fn, opt)))
+        dist.append([structure_distance(W, q) for W, q in zip(weights, pos)])
+        middle_a.append([float(W.mean()) for W in weights[1:-1]])
+    return {"distance": np.array(dist).T, "cost": np.array(costs),
+            "a_t": np.array(middle_a).T, "final_weights": [np.array(W) for W in weights]}
+
+
+def run(quick=False, seed=0, **params):
+    """Train from the constant init and from a small random init; returns a ConstantInitResult.
+
+    stats["constant"|"random"] = {"distance": [per layer: [per step 0..steps]], "cost": [per
+    step], "max_distance": [per layer]}; stats["constant"]["a_t"]: the middle matrices' constant
+    a_t per step. data holds the final weight matrices."""
+    import mlpc.data
+
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    if p["layers"] < 2:
+        raise ValueError(f"layers must be >= 2 (a first and a last matrix), got {p['layers']}")
+    input_dim = p["input_dim"] or p["hidden"]
+    X, y = mlpc.data.gaussian_inputs(p["samples"], input_dim, p["num_classes"], seed=seed)
+    stats, data = {}, {}
+    for kind, init in (("constant", mlpc.init.constant(p["value"])),
+                       ("random", mlpc.init.normal(p["random_std"]))):
+        out = _train(p, init, X, y, seed)
+        stats[kind] = {"distance": out["distance"], "cost": out["cost"],
+                       "max_distance": out["distance"].max(axis=1)}
+        if kind == "constant":
+            stats[kind]["a_t"] = out["a_t"]
+        data[kind] = out["final_weights"]
+    stats["positions"] = positions(p["layers"])
+    p.update(seed=seed, quick=bool(quick), input_dim=input_dim)
+    return ConstantInitResult(NAME, p, stats, data)
+
+
+class ConstantInitResult(Result):
+    """Figure "distance": distance from the structure against the step, one curve per matrix,
+    constant init (solid) and random init (dashed), log y (exact zeros drawn at `floor`)."""
+
+    floor = 1e-18
+
+    def figures(self):
+        from .. import plot
+        L, steps = self.params["layers"], np.arange(self.params["steps"] + 1)
+        ys = {}
+        for kind in ("constant", "random"):
+            for l in range(L):
+                ys[f"{kind} W_{l + 1}"] = np.maximum(self.stats[kind]["distance"][l], self.floor)
+        fig = plot.line_plot(
+            steps, ys, log=True, xlabel="gradient step t",
+            ylabel="‖W − P(W)‖_F / ‖W‖_F  (0 drawn at 1e-18)",
+            title=f"Distance from the symmetric structure: constant init c={self.params['value']}"
+                  f" vs N(0, {self.params['random_std']}²)\n({L} layers, d={self.params['hidden']},"
+                  f" {self.params['activation']}, no biases, {self.params['dtype']})")
+        ax = fig.axes[0]
+        lines = ax.get_lines()
+        for l, line in enumerate(lines[L:]):      # random init: dashed, same colour per layer
+            line.set_linestyle("--")
+            line.set_color(lines[l].get_color())
+        ax.legend(fontsize=7, ncol=2)
+        fig.set_size_inches(7, 4.5)
+        fig.tight_layout()
+        return {"distance": fig}

@@ -1,0 +1,220 @@
+"""Experiment 1: activations and gradients of a deep network at initialization (DD2424 lecture 4).
+
+A network of `layers` hidden layers of `width` units (10 × 500 in the notes) gets a batch of
+inputs drawn from N(0, 1) (dimension 500); a final Linear + softmax cross-entropy on random labels
+provides a gradient. For each activation (tanh, relu) and each initialization
+
+    sigma=0.01   W ~ N(0, 0.01²)           (too small: activations and gradients vanish)
+    sigma=1      W ~ N(0, 1)               (too large: tanh saturates, relu explodes)
+    xavier       W ~ N(0, 1/n_in)          (the notes' "Xavier", mlpc's "lecun_normal")
+    glorot       W ~ N(0, 2/(n_in+n_out))  (Glorot & Bengio, mlpc's "xavier_normal")
+    he           W ~ N(0, 2/n_in)          (He et al., right for relu)
+
+one forward and one backward pass are made and the core's buffers are read: each hidden layer's
+activations h_l (`layer.output` of the activation layer), ∂J/∂h_l (its `grad_output`), ∂J/∂z_l
+(the `grad_output` of the Linear before it) and ∂J/∂W_l (that Linear's weight gradient).
+Statistics per layer come from the core's `moments`. Any mlpc.init name or ("normal", σ) pair is
+accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xavier.
+"""
+import numpy as np
+
+from . import Result, histogram_figure, layer_stats, merge_params, sample_values, stats_table
+
+NAME = "init_histograms"
+
+DEFAULTS = dict(
+    layers=10,              # hidden layers
+    width=500,              # units per hidden layer
+    input_dim=500,          # dimension of the N(0, 1) inputs
+    batch=1000,             # number of inputs
+    num_classes=10,         # outputs of the final Linear (random labels)
+    activations=("tanh", "relu"),
+    inits=("sigma=0.01", "sigma=1", "xavier", "glorot", "he"),
+    grad="weight",          # gradients drawn: "weight" (∂J/∂W_l), "output" (∂J/∂h_l),
+                            # "preactivation" (∂J/∂z_l), "both" (weight + output) or "all"
+    bias=True,              # biases start at zero either way
+    dtype="float64",
+    saturation=0.99,        # |h| above this counts as saturated (bounded activations)
+    max_values=30000,       # values kept per layer for the histograms (zero fraction exact)
+    bins=50,
+)
+# quick: fewer layers and inputs, float32, no Glorot (it equals Xavier when n_in = n_out)
+QUICK = dict(layers=5, batch=100, dtype="float32",
+             inits=("sigma=0.01", "sigma=1", "xavier", "he"), max_values=5000, bins=30)
+
+_ALIASES = {"xavier": "lecun_normal", "glorot": "xavier_normal", "he": "he_normal",
+            "lecun": "lecun_normal"}
+_LABELS = {"xavier": "Xavier σ=1/√n_in", "glorot": "Glorot σ=√(2/(n_in+n_out))",
+           "he": "He σ=√(2/n_in)"}
+# activations whose outputs are bounded, and the |h| that counts as saturated for them
+_BOUNDED = {"tanh", "sigmoid", "softsign"}
+
+
+def resolve_init(name):
+    """The mlpc initializer for an experiment init name ("sigma=0.01", "xavier", "he", ...)."""
+    if isinstance(name, str) and name.startswith("sigma="):
+        return ("normal", float(name[len("sigma="):]))
+    if isinstance(name, str):
+        return _ALIASES.get(name, name)
+    return tuple(name)
+
+
+def init_label(name):
+    if isinstance(name, str) and name.startswith("sigma="):
+        return "σ=" + name[len("sigma="):]
+    return _LABELS.get(name, str(name))
+
+
+_KEYS = ("grad_weight", "grad_output", "grad_preactivation")
+_GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",
+              "preactivation": "∂J/∂z_l entries (z_l = W_l h_(l-1) + b_l)"}
+
+
+def _grad_kinds(grad):
+    """"weight", "output", "preactivation", "both" (weight + output), "all", or a sequence."""
+    if isinstance(grad, str):
+        grad = {"both": ("weight", "output"), "all": tuple(_GRAD_TEXT)}.get(grad, (grad,))
+    grad = tuple(grad)
+    bad = [g for g in grad if g not in _GRAD_TEXT]
+    if bad or not grad:
+        raise ValueError(f"grad must be one of {', '.join(_GRAD_TEXT)}, 'both', 'all' or a "
+                         f"sequence of them; got {grad!r}")
+    return grad
+
+
+def _saturation_of(act, values, level):
+    """Fraction of saturated units: |h| > level for tanh/softsign, h < 1-level or h > level for
+    sigmoid; None for unbounded activations."""
+    if act == "sigmoid":
+        v = np.asarray(values)
+        return float(np.mean((v > level) | (v < 1 - level)))
+    if act in _BOUNDED:
+        return float(np.mean(np.abs(values) > level))
+    return None
+
+
+def build_network(activation, init, layers=10, width=500, input_dim=500, num_classes=10,
+                  bias=True, dtype="float64", seed=0):
+    """Sequential(Linear, act, ..., Linear(width, num_classes)); every Linear has the given init
+    and its own seed derived from `seed`, so different inits reuse the same random draws."""
+    import mlpc
+    act_cls = mlpc.ACTIVATIONS[activation]
+    init = resolve_init(init)
+    mods, n_in = [], input_dim
+    for l in range(layers):
+        mods += [mlpc.Linear(n_in, width, bias=bias, init=init, seed=seed * 1000 + l), act_cls()]
+        n_in = width
+    mods.append(mlpc.Linear(n_in, num_classes, bias=bias, init=init, seed=seed * 1000 + layers))
+    return mlpc.Sequential(*mods, dtype=dtype)
+
+
+def run(quick=False, seed=0, **params):
+    """Run the experiment; returns an InitHistogramsResult (see the module docstring).
+
+    stats[act][init] = {"activation": {mean, std, zero_fraction, norm, saturated_fraction: [per
+    layer]}, "grad_weight": {...}, "grad_output": {...}, "grad_preactivation": {...}, "loss": J}
+    (saturated_fraction for bounded activations only); data holds the values for the histograms
+    (a random subset of `max_values` per layer that keeps the zero fraction exact)."""
+    import mlpc
+    import mlpc.data
+
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    _grad_kinds(p["grad"])   # validate
+    p["activations"] = list(p["activations"])
+    p["inits"] = list(p["inits"])
+    for act in p["activations"]:
+        if act not in mlpc.ACTIVATIONS:
+            raise ValueError(f"unknown activation {act!r}; choose from {sorted(mlpc.ACTIVATIONS)}")
+    keep = ["grad_" + g for g in _grad_kinds(p["grad"])]
+
+    X, y = mlpc.data.gaussian_inputs(p["batch"], p["input_dim"], p["num_classes"], seed=seed)
+    loss_fn = mlpc.SoftmaxCrossEntropy()
+    rng = np.random.default_rng(seed)
+    stats, data = {}, {}
+    for act in p["activations"]:
+        stats[act], data[act] = {}, {}
+        level = p["saturation"] if act in _BOUNDED else None
+        for init in p["inits"]:
+            net = build_network(act, init, p["layers"], p["width"], p["input_dim"],
+                                p["num_classes"], p["bias"], p["dtype"], seed)
+            net.forward(X)
+            loss = net.loss(loss_fn, y)
+            net.zero_grad()
+            net.backward()
+            # leaves: Linear 0, act 1, Linear 2, act 3, ..., final Linear
+            linears, acts = net.layers[0:-1:2], net.layers[1::2]
+            rows = {k: [] for k in ("activation",) + _KEYS}
+            values = {k: [] for k in ("activation",) + _KEYS}
+            for lin, a in zip(linears, acts):
+                h = a.output
+                dW = dict((n, g) for n, _, g in lin.named_parameters())["weight"]
+                grads = {"grad_weight": dW,                        # ∂J/∂W_l
+                         "grad_output": a.grad_output,             # ∂J/∂h_l
+                         "grad_preactivation": lin.grad_output}    # ∂J/∂z_l
+                s = layer_stats(h)
+                if level is not None:
+                    s["saturated_fraction"] = _saturation_of(act, h, level)
+                rows["activation"].append(s)
+                values["activation"].append(sample_values(h, p["max_values"], rng))
+                for k, v in grads.items():
+                    rows[k].append(layer_stats(v))
+                    if k in keep:
+                        values[k].append(sample_values(v, p["max_values"], rng))
+            stats[act][str(init)] = {k: stats_table(v) for k, v in rows.items()}
+            stats[act][str(init)]["loss"] = float(loss)
+            data[act][str(init)] = {k: v for k, v in values.items() if v}
+    p["seed"] = seed
+    p["quick"] = bool(quick)
+    return InitHistogramsResult(NAME, p, stats, data)
+
+
+class InitHistogramsResult(Result):
+    """Figures: "<act>_activations" and "<act>_grad_<kind>" (kind: weight, output,
+    preactivation, as chosen by `grad`) for every activation: histogram grids with one row per
+    init and one column per layer; log y for gradients; for relu only the non-zero values, with
+    the fraction of zeros in each panel title; for tanh the saturated fraction."""
+
+    def activation_figure(self, act):
+        p, inits = self.params, self.params["inits"]
+        rows = [self.data[act][str(i)]["activation"] for i in inits]
+        relu_like = act in ("relu",)
+        fig = histogram_figure(
+            rows, title_lines=2 + (act in _BOUNDED), row_labels=[init_label(i) for i in inits],
+            col_labels=[f"layer {l + 1}" for l in range(p["layers"])],
+            title=f"{act}: {'non-zero ' if relu_like else ''}activations h_l at each layer "
+                  f"({p['layers']} × {p['width']} units, {p['batch']} inputs ~ N(0,1))",
+            bins=p["bins"], nonzero=relu_like)
+        if act in _BOUNDED:   # saturated fraction under each panel title
+            for i, init in enumerate(inits):
+                sat = self.stats[act][str(init)]["activation"]["saturated_fraction"]
+                for l, ax in enumerate(fig.axes[i * p["layers"]:(i + 1) * p["layers"]]):
+                    t = ax.get_title()
+                    ax.set_title((t + "\n" if t else "") + f"sat. {100 * sat[l]:.0f}%",
+                                 fontsize=9)
+        return fig
+
+    def gradient_figure(self, act, grad="weight"):
+        p, inits = self.params, self.params["inits"]
+        key = "grad_" + grad
+        if key not in self.data[act][str(inits[0])]:
+            raise ValueError(f"the run kept no {key} values (run with grad={grad!r})")
+        rows = [self.data[act][str(i)][key] for i in inits]
+        what = _GRAD_TEXT[grad]
+        relu_like = act in ("relu",)
+        return histogram_figure(
+            rows, row_labels=[init_label(i) for i in inits],
+            col_labels=[f"layer {l + 1}" for l in range(p["layers"])],
+            title=f"{act}: {'non-zero ' if relu_like else ''}gradients {what} at each layer "
+                  f"(log y)", bins=p["bins"], log=True, nonzero=relu_like)
+
+    def figures(self, grad=None):
+        grads = _grad_kinds(grad or self.params["grad"])
+        figs = {}
+        for act in self.params["activations"]:
+            figs[f"{act}_activations"] = self.activation_figure(act)
+            for g in grads:
+                figs[f"{act}_grad_{g}"] = self.gradient_figure(act, g)
+        return figs
+
+    def plot(self, grad=None):
+        return self.figures(grad)

@@ -1,0 +1,763 @@
+"""The fit loop, its history, callbacks, and evaluation.
+
+    history = mlpc.fit(net, loss_fn, opt, X, y, epochs=5, batch_size=100, seed=0,
+                       validation_data=(X_val, y_val))
+    history.plot()
+    cost, accuracy = mlpc.evaluate(net, loss_fn, X_test, y_test)
+
+Mini-batches
+    Every epoch draws a new order of the training examples, ``rng.permutation(N)`` from one
+    ``rng = np.random.default_rng(seed)`` made at the start of ``fit`` (shuffle=False keeps the
+    given order), and cuts it into consecutive batches of ``batch_size``. The last, partial batch
+    (N % batch_size examples) is used, not dropped — except that a remainder of ONE example is
+    joined to the batch before it when the network has a BatchNorm layer (a batch of one has no
+    variance). Each batch is one ``net.train_step``: zero_grad, forward, loss, backward and the
+    optimizer's update in a single C call.
+
+What History records
+    Per step: ``cost`` (loss + l2 penalty of the batch, before the update, as train_step returns
+    it), ``lr`` (the learning rate of that update, after the schedule) and ``grad_norm`` (the
+    global gradient norm before clipping, ``opt.last_grad_norm``).
+    Per epoch, with train_metrics="eval" (the default): ``train_cost`` and ``train_accuracy``
+    evaluated in EVAL mode on the whole training set after the epoch's last update (the same
+    numbers ``evaluate(net, loss_fn, X, y)`` gives then: dropout off, batch norm on running
+    statistics); with train_metrics="steps": the mean over the epoch's steps of the batch costs
+    and accuracies (weighted by batch size; training-mode outputs, parameters changing along
+    the epoch — cheaper, no extra pass). ``val_cost``/``val_accuracy`` on validation_data in eval
+    mode; ``time``: wall-clock seconds of the epoch including its evaluation. Costs always
+    include the l2 penalty (the notes' J = L + λΣ‖W‖²). Accuracy is recorded for classification
+    only: SoftmaxCrossEntropy (int labels, or one-hot/probability rows compared by argmax) and
+    BinaryCrossEntropy (each output thresholded at 0 against targets thresholded at 0.5; the
+    fraction of correct entries); None for MSELoss.
+
+Non-finite costs
+    Before each step fit copies the flat parameter block (``net._core.flat(False)``), the batch
+    norm running statistics and the dropout generators into one of two preallocated buffers
+    (one memory copy of the parameters per step). When a step returns a NaN or infinite cost or
+    gradient norm, the update it applied used bad gradients: fit restores the network to the
+    state saved before that step (or before the step before, when that state itself holds
+    non-finite values) and raises FloatingPointError naming the step. The optimizer's internal
+    state (momenta, step count) is NOT rolled back: make a new optimizer (or load a saved state)
+    before training further.
+
+Callbacks
+    Any object with some of these methods (subclass Callback to get no-op defaults):
+    ``on_train_begin(fit)`` with the FitState (net, loss_fn, optimizer, history, epochs, ...);
+    ``on_step_end(step, info)`` after every update, step counted from 0 within this fit call,
+    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm"}; layer.output and
+    layer.grad_output still hold that batch's values. Returning True stops training after this
+    step (the epoch's metrics are still computed);
+    ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
+    returning True stops training;
+    ``on_train_end(fit)`` after the last epoch (not when fit raises).
+    Callbacks run in the order given.
+"""
+import math
+import time
+
+import numpy as np
+
+from . import _core
+from .blocks import BatchNorm, Dropout
+from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
+from .network import Sequential, _mode
+from .progress import ProgressBar, enabled as _progress_enabled
+
+__all__ = ["fit", "evaluate", "History", "FitState", "Callback", "EarlyStopping", "Recorder"]
+
+
+# -- checking inputs -------------------------------------------------------------------------------
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_net(net, loss_fn):
+    if not isinstance(net, Sequential):
+        raise TypeError(f"expected a mlpc.Sequential, got {type(net).__name__}")
+    if not isinstance(loss_fn, Loss):
+        raise TypeError(f"expected a mlpc loss (SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss), "
+                        f"got {type(loss_fn).__name__}")
+
+
+def _check_data(net, X, y, what="X"):
+    """X as a C-contiguous array of the network's dtype (converted once), y as an array."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{what}: expected shape (N, in_features) with N >= 1, got {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected real numbers, got dtype {X.dtype}")
+    net._core_for(X[:1])                     # builds the network if its width was open
+    if net.in_features is not None and X.shape[1] != net.in_features:
+        raise ValueError(f"{what}: the network takes rows of width {net.in_features}, "
+                         f"got shape {X.shape}")
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) != len(X):
+        raise ValueError(f"{what} has {len(X)} rows but its targets have shape {y.shape}")
+    return X, y
+
+
+def _accuracy_kind(loss_fn, y):
+    if isinstance(loss_fn, SoftmaxCrossEntropy):
+        if y.ndim == 1:
+            return "labels"
+        return "argmax" if y.ndim == 2 else None
+    if isinstance(loss_fn, BinaryCrossEntropy):
+        return "threshold"
+    return None
+
+
+def _correct(scores, y, kind):
+    """(number correct, number counted) for one batch of scores."""
+    if kind == "labels":
+        return int(np.count_nonzero(np.argmax(scores, axis=1) == y)), len(y)
+    if kind == "argmax":
+        return int(np.count_nonzero(np.argmax(scores, axis=1) == np.argmax(y, axis=1))), len(y)
+    yb = y.reshape(scores.shape)
+    return int(np.count_nonzero((scores > 0) == (yb > 0.5))), scores.size
+
+
+# -- evaluation --------------------------------------------------------------------------------------
+def evaluate(net, loss_fn, X, y, batch_size=1000):
+    """(cost, accuracy) of the network on (X, y) in eval mode, in batches of batch_size.
+
+    cost = the mean loss over all N examples + the l2 penalty (what net.cost(X, y, loss_fn)
+    gives in eval mode); accuracy as described in the module docstring, None when the loss is
+    not a classification loss. The network's previous mode (train/eval) is restored."""
+    _check_net(net, loss_fn)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    X, y = _check_data(net, X, y)
+    return _evaluate(net, loss_fn, X, y, batch_size, _accuracy_kind(loss_fn, y))
+
+
+def _evaluate(net, loss_fn, X, y, batch_size, kind):
+    n = len(X)
+    total, correct, counted = 0.0, 0, 0
+    with _mode(net, False):
+        for start in range(0, n, batch_size):
+            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            scores = net.forward(xb)
+            total += net.loss(loss_fn, yb) * len(xb)
+            if kind is not None:
+                c, k = _correct(scores, yb, kind)
+                correct += c
+                counted += k
+        cost = total / n + net.penalty()
+    return cost, (correct / counted if kind is not None else None)
+
+
+# -- history -----------------------------------------------------------------------------------------
+class History:
+    """What fit recorded (see the module docstring for the exact definitions).
+
+    history.step_cost / step_lr / step_grad_norm: lists, one entry per update.
+    history.epoch_logs: one dict per epoch ({"epoch", "train_cost", "train_accuracy",
+    "val_cost", "val_accuracy", "time"}, None where not measured).
+    history.as_dict(): float64 arrays "epoch" (1, 2, ...), "train_cost", "train_accuracy",
+    "val_cost", "val_accuracy", "time", "step_cost", "step_lr", "step_grad_norm" (only the
+    series that were measured); history["val_cost"] is the same array.
+    """
+
+    EPOCH_KEYS = ("train_cost", "train_accuracy", "val_cost", "val_accuracy", "time")
+
+    def __init__(self):
+        self.step_cost = []
+        self.step_lr = []
+        self.step_grad_norm = []
+        self.epoch_logs = []
+
+    def _add_step(self, cost, lr, grad_norm):
+        self.step_cost.append(cost)
+        self.step_lr.append(lr)
+        self.step_grad_norm.append(grad_norm)
+
+    def as_dict(self):
+        d = {"epoch": np.arange(1, len(self.epoch_logs) + 1, dtype=np.float64)}
+        for key in self.EPOCH_KEYS:
+            values = [logs.get(key) for logs in self.epoch_logs]
+            if values and all(v is not None for v in values):
+                d[key] = np.array(values, dtype=np.float64)
+        d["step_cost"] = np.array(self.step_cost, dtype=np.float64)
+        d["step_lr"] = np.array(self.step_lr, dtype=np.float64)
+        d["step_grad_norm"] = np.array(self.step_grad_norm, dtype=np.float64)
+        return d
+
+    def __getitem__(self, key):
+        d = self.as_dict()
+        if key not in d:
+            raise KeyError(f"{key!r} was not recorded; recorded: {sorted(d)}")
+        return d[key]
+
+    def __len__(self):
+        return len(self.epoch_logs)
+
+    @property
+    def last(self):
+        """The last epoch's logs (an empty dict before any)."""
+        return dict(self.epoch_logs[-1]) if self.epoch_logs else {}
+
+    def plot(self, keys=("cost", "accuracy"), **kwargs):
+        """Cost and accuracy curves (mlpc.plot.training_curves): training and validation per
+        epoch, with the per-step costs stretched over the same epoch axis. Returns the Figure."""
+        from .plot import training_curves
+        return training_curves(self, keys=keys, **kwargs)
+
+    def __repr__(self):
+        last = self.last
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items()
+                          if v is not None and k != "epoch")
+        return f"History({len(self.epoch_logs)} epochs, {len(self.step_cost)} steps" + \
+            (f"; last: {shown})" if shown else ")")
+
+
+class FitState:
+    """What callbacks see of a running fit: net, loss_fn, optimizer, history, epochs,
+    batch_size, num_examples, steps_per_epoch, validation_data (None or (X, y)), accuracy (the
+    kind of accuracy measured, or None), epoch and step (current, from 0), stop (set it to True
+    to stop after the current step)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def __repr__(self):
+        return (f"FitState(epoch={self.epoch}, step={self.step}, epochs={self.epochs}, "
+                f"steps_per_epoch={self.steps_per_epoch})")
+
+
+# -- protection against non-finite costs ---------------------------------------------------------------
+class _Snapshots:
+    """Two alternating copies of the network's state (parameters, running statistics, dropout
+    generators), taken before each step: one np.copyto of the flat parameter block a step."""
+
+    def __init__(self, net):
+        core = net._ensure_core()
+        self.core = core
+        self.flat = core.flat(False)
+        self.buffers = [view for _, view in net.named_buffers()]
+        self.dropout = [layer._index for _, layer in net.named_layers()
+                        if isinstance(layer, Dropout)]
+        self.params = [np.empty_like(self.flat), np.empty_like(self.flat)]
+        self.buffer_copies = [[np.empty_like(b) for b in self.buffers] for _ in range(2)]
+        self.rng = [None, None]
+        self.steps = [None, None]
+
+    def save(self, step):
+        k = step % 2
+        np.copyto(self.params[k], self.flat)
+        for dst, src in zip(self.buffer_copies[k], self.buffers):
+            np.copyto(dst, src)
+        if self.dropout:
+            self.rng[k] = [self.core.rng_state(i) for i in self.dropout]
+        self.steps[k] = step
+
+    def _finite(self, k):
+        return bool(np.isfinite(self.params[k]).all()) and \
+            all(np.isfinite(b).all() for b in self.buffer_copies[k])
+
+    def restore(self, step):
+        """Restore the state before `step`, or before step - 1 if that one is not finite.
+        Returns the step whose starting state was restored."""
+        k = step % 2
+        if not self._finite(k) and self.steps[1 - k] == step - 1 and self._finite(1 - k):
+            k = 1 - k
+        np.copyto(self.flat, self.params[k])
+        for dst, src in zip(self.buffers, self.buffer_copies[k]):
+            np.copyto(dst, src)
+        if self.dropout:
+            for i, state in zip(self.dropout, self.rng[k]):
+                self.core.set_rng_state(i, state)
+        return self.steps[k]
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+def _batch_bounds(n, batch_size, has_batchnorm):
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if has_batchnorm and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _call(callbacks, method, *args):
+    stop = False
+    for cb in callbacks:
+        fn = getattr(cb, method, None)
+        if fn is not None and fn(*args):
+            stop = True
+    return stop
+
+
+def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, seed=None,
+        validation_data=None, schedule=None, callbacks=(), progress=None, train_metrics="eval",
+        eval_batch_size=1000):
+    """Train `net` with mini-batch gradient descent; returns a History.
+
+    net, loss_fn, optimizer: a Sequential, a loss, an optimizer made for this net.
+    X (N, in_features), y (N,) int labels or (N, K) targets. epochs, batch_size: ints.
+    shuffle, seed: a new permutation per epoch from np.random.default_rng(seed).
+    validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
+    schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
+    callbacks: Callback objects (EarlyStopping, Recorder, your own).
+    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
+    per epoch when stderr is not a terminal); False = never.
+    train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
+    "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
+    eval_batch_size: batch size of those evaluations.
+
+    Training runs in training mode; the network's previous mode is restored at the end. A NaN or
+    infinite cost raises FloatingPointError with the network restored (module docstring).
+    """
+    from .optim import Optimizer
+    _check_net(net, loss_fn)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"expected a mlpc optimizer, got {type(optimizer).__name__}")
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+    if train_metrics not in ("eval", "steps"):
+        raise ValueError(f"train_metrics must be 'eval' or 'steps', got {train_metrics!r}")
+    X, y = _check_data(net, X, y)
+    if optimizer.net is not net:
+        raise ValueError("the optimizer was made for another network")
+    if validation_data is not None:
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise TypeError("validation_data must be a pair (X_val, y_val)") from None
+        X_val, y_val = _check_data(net, X_val, y_val, "validation X")
+        validation_data = (X_val, y_val)
+    if schedule is not None:
+        optimizer.schedule = schedule
+    callbacks = list(callbacks)
+    show = _progress_enabled(progress)
+
+    n = len(X)
+    kind = _accuracy_kind(loss_fn, y)
+    has_bn = any(type(layer) is BatchNorm for _, layer in net.named_layers())
+    bounds = _batch_bounds(n, batch_size, has_bn)
+    rng = np.random.default_rng(seed)
+    history = History()
+    state = FitState(net=net, loss_fn=loss_fn, optimizer=optimizer, history=history,
+                     epochs=epochs, batch_size=batch_size, num_examples=n,
+                     steps_per_epoch=len(bounds), validation_data=validation_data,
+                     accuracy=kind, epoch=0, step=0, stop=False)
+    snapshots = _Snapshots(net)
+    core = net._ensure_core()
+    last = net.layers[-1]
+    step_accuracy = kind is not None and (show or train_metrics == "steps")
+    previous_mode = net.training
+    bar = None
+    net.train()
+    try:
+        _call(callbacks, "on_train_begin", state)
+        step = 0
+        for epoch in range(epochs):
+            state.epoch = epoch
+            start_time = time.perf_counter()
+            order = rng.permutation(n) if shuffle else None
+            if show:
+                bar = ProgressBar(n, prefix=f"epoch {epoch + 1}/{epochs}")
+            cost_sum, seen, correct, counted = 0.0, 0, 0, 0
+            for b, (lo, hi) in enumerate(bounds):
+                state.step = step
+                if order is None:
+                    xb, yb = X[lo:hi], y[lo:hi]
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = X.take(idx, axis=0), y.take(idx, axis=0)
+                snapshots.save(step)
+                cost = net.train_step(xb, yb, loss_fn, optimizer)
+                grad_norm = optimizer.last_grad_norm
+                if not (math.isfinite(cost) and math.isfinite(grad_norm)):
+                    restored = snapshots.restore(step)
+                    what = f"cost is {cost}" if not math.isfinite(cost) else \
+                        f"gradient norm is {grad_norm} (cost {cost})"
+                    raise FloatingPointError(
+                        f"training stopped at step {step} (epoch {epoch + 1}, batch {b + 1} of "
+                        f"{len(bounds)}): the {what}. The network is restored to its state "
+                        f"before step {restored}; the optimizer's state is not (make a new "
+                        f"optimizer before resuming). Try a smaller learning rate, gradient "
+                        f"clipping, or check the inputs for NaN/inf.")
+                m = hi - lo
+                cost_sum += cost * m
+                seen += m
+                if step_accuracy:
+                    c, k = _correct(core.output(last._index), yb, kind)
+                    correct += c
+                    counted += k
+                history._add_step(cost, optimizer.lr, grad_norm)
+                info = {"epoch": epoch, "batch": b, "batch_size": m, "cost": cost,
+                        "lr": optimizer.lr, "grad_norm": grad_norm}
+                stop = _call(callbacks, "on_step_end", step, info) or state.stop
+                if bar is not None:
+                    bar.update(m, cost=cost_sum / seen,
+                               accuracy=correct / counted if counted else None)
+                step += 1
+                if stop:
+                    state.stop = True
+                    break
+            state.step = step
+            if bar is not None:
+                bar.stop_clock()
+            logs = {"epoch": epoch}
+            if train_metrics == "eval":
+                logs["train_cost"], logs["train_accuracy"] = _evaluate(
+                    net, loss_fn, X, y, eval_batch_size, kind)
+            else:
+                logs["train_cost"] = cost_sum / seen
+                logs["train_accuracy"] = correct / counted if counted else None
+            if validation_data is not None:
+                logs["val_cost"], logs["val_accuracy"] = _evaluate(
+                    net, loss_fn, validation_data[0], validation_data[1], eval_batch_size, kind)
+            else:
+                logs["val_cost"] = logs["val_accuracy"] = None
+            logs["time"] = time.perf_counter() - start_time
+            history.epoch_logs.append(logs)
+            if bar is not None:
+                bar.metrics = {}
+                bar.close(**{k: logs[k] for k in ("train_cost", "train_accuracy", "val_cost",
+                                                  "val_accuracy")})
+                bar = None
+            if _call(callbacks, "on_epoch_end", epoch, dict(logs)) or state.stop:
+                state.stop = True
+                break
+        _call(callbacks, "on_train_end", state)
+    finally:
+        if bar is not None:
+            bar.close()
+        net.training = previous_mode
+    return history
+
+
+# -- callbacks -----------------------------------------------------------------------------------------
+class Callback:
+    """Base class of fit's callbacks: override the hooks you need (all do nothing here).
+
+    on_train_begin(fit)        fit: the FitState (net, optimizer, history, epochs, ...)
+    on_step_end(step, info)    after each update; return True to stop after this step
+    on_epoch_end(epoch, logs)  after each epoch's evaluation; return True to stop
+    on_train_end(fit)          after the last epoch
+    """
+
+    def on_train_begin(self, fit):
+        pass
+
+    def on_step_end(self, step, info):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        pass
+
+    def on_train_end(self, fit):
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` (an epoch log: "val_cost", "val_accuracy", "train_cost", ...) has not
+    improved by more than min_delta for `patience` epochs. mode "min"/"max" ("auto": max for
+    accuracies, min otherwise). With restore_best=True the network ends training with the
+    parameters and running statistics of its best epoch (copied with state_dict when the
+    monitored value improves; restored at the end, whether training stopped early or not).
+
+    After fit: best_value, best_epoch (from 0), stopped_epoch (None if it did not stop)."""
+
+    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto",
+                 restore_best=True):
+        if monitor not in History.EPOCH_KEYS or monitor == "time":
+            raise ValueError(f"monitor must be one of train_cost, train_accuracy, val_cost, "
+                             f"val_accuracy; got {monitor!r}")
+        self.monitor = monitor
+        self.patience = _check_int("patience", patience, 0)
+        self.min_delta = abs(float(min_delta))
+        if mode == "auto":
+            mode = "max" if monitor.endswith("accuracy") else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.mode = mode
+        self.restore_best = bool(restore_best)
+        self._reset()
+
+    def _reset(self):
+        self.best_value = None
+        self.best_epoch = None
+        self.best_state = None
+        self.stopped_epoch = None
+        self.last_epoch = None
+        self.wait = 0
+
+    def on_train_begin(self, fit):
+        if self.monitor.startswith("val_") and fit.validation_data is None:
+            raise ValueError(f"EarlyStopping(monitor={self.monitor!r}) needs validation_data")
+        if self.monitor.endswith("accuracy") and fit.accuracy is None:
+            raise ValueError(f"EarlyStopping(monitor={self.monitor!r}): no accuracy is measured "
+                             f"for {type(fit.loss_fn).__name__}")
+        self._reset()
+        self.net = fit.net
+
+    def _improved(self, value):
+        if not math.isfinite(value):
+            return False
+        if self.best_value is None:
+            return True
+        if self.mode == "min":
+            return value < self.best_value - self.min_delta
+        return value > self.best_value + self.min_delta
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            raise KeyError(f"EarlyStopping: {self.monitor!r} is not in the epoch logs")
+        self.last_epoch = epoch
+        if self._improved(value):
+            self.best_value, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_state = self.net.state_dict()
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self, fit):
+        if self.restore_best and self.best_state is not None and \
+                self.best_epoch != self.last_epoch:
+            self.net.load_state_dict(self.best_state)
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+                f"mode={self.mode!r}, restore_best={self.restore_best})")
+
+
+class Recorder(Callback):
+    """Snapshots of per-layer statistics at chosen training steps.
+
+    Recorder(steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+             range=None, keep_values=False)
+
+    steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
+    step -> bool, or None for every step.
+    what: quantities to record: "output" (layer.output, the activations of the batch just
+    trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
+    parameter's gradient) and "param" (each parameter's value after the update).
+    layers: None for every computing layer, or names ("0", "2.1") and/or layer classes.
+    For each (name, quantity) the core computes in C, with mlpc._core.moments: mean, std
+    (population), zero fraction (exact zeros), L2 norm, and, when a range is given, counts in
+    `bins` equal bins over [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins,
+    hi itself in the last bin; values outside are not counted). range: (lo, hi) for every
+    quantity, a dict {quantity: (lo, hi)}, or "auto" (each tensor's [min, max] at its first
+    snapshot, then fixed). keep_values=True also keeps a copy of every recorded array.
+    Layer names are those of net.named_layers() ("0", "1", ...), parameter names those of
+    net.named_parameters() ("0.weight").
+
+    Results: recorded_steps, recorded_epochs, keys() -> [(name, quantity)],
+    moments(name, quantity) -> {"mean", "std", "zero_fraction", "norm": arrays over snapshots},
+    histogram(name, quantity, index=-1) -> (counts, edges), counts(name, quantity) -> (S, bins),
+    values(name, quantity, index=-1), plot(quantity, index=-1) (needs keep_values).
+    It can also be used without fit: record(net, step) after a train_step.
+    """
+
+    QUANTITIES = ("output", "grad_output", "grad", "param")
+    STATS = ("mean", "std", "zero_fraction", "norm")
+
+    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+                 range=None, keep_values=False):
+        if steps is None or callable(steps):
+            self._select = steps
+        else:
+            try:
+                chosen = {int(s) for s in steps}
+            except (TypeError, ValueError):
+                raise TypeError("steps must be None, a callable, or an iterable of ints") from None
+            self._select = chosen.__contains__
+        if isinstance(what, str):
+            what = (what,)
+        for q in what:
+            if q not in self.QUANTITIES:
+                raise ValueError(f"unknown quantity {q!r}; choose from {self.QUANTITIES}")
+        self.what = tuple(what)
+        self.layers = layers
+        self.bins = _check_int("bins", bins, 1)
+        if range is None or range == "auto":
+            self._range = range
+        elif isinstance(range, dict):
+            self._range = {q: self._check_range(r) for q, r in range.items()}
+            for q in self._range:
+                if q not in self.QUANTITIES:
+                    raise ValueError(f"range: unknown quantity {q!r}")
+        else:
+            self._range = self._check_range(range)
+        self.keep_values = bool(keep_values)
+        self.net = None
+        self.clear()
+
+    @staticmethod
+    def _check_range(r):
+        try:
+            lo, hi = (float(v) for v in r)
+        except (TypeError, ValueError):
+            raise TypeError(f"a range is a pair (lo, hi), got {r!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            raise ValueError(f"a range needs finite lo < hi, got {r!r}")
+        return lo, hi
+
+    def clear(self):
+        """Forget every snapshot (the histogram ranges chosen by "auto" too)."""
+        self.recorded_steps = []
+        self.recorded_epochs = []
+        self.ranges = {}
+        self._stats = {}
+        self._counts = {}
+        self._values = {}
+
+    # -- what to read --------------------------------------------------------------------------
+    def _wanted(self, name, layer):
+        if self.layers is None:
+            return True
+        for sel in self.layers:
+            if isinstance(sel, type) and isinstance(layer, sel):
+                return True
+            if isinstance(sel, (str, int)) and str(sel) == name:
+                return True
+        return False
+
+    def _sources(self, net):
+        """[(key, getter)] in layer order; getters return the current array."""
+        core = net._ensure_core()
+        sources = []
+        for name, layer in net.named_layers():
+            if not self._wanted(name, layer):
+                continue
+            index = layer._index
+            if "output" in self.what:
+                sources.append(((name, "output"), lambda i=index: core.output(i)))
+            if "grad_output" in self.what:
+                sources.append(((name, "grad_output"), lambda i=index: core.grad_output(i)))
+            for pname, value, grad in layer.named_parameters(name + "."):
+                if "param" in self.what:
+                    sources.append(((pname, "param"), lambda v=value: v))
+                if "grad" in self.what:
+                    sources.append(((pname, "grad"), lambda g=grad: g))
+        return sources
+
+    def _range_for(self, key, x):
+        if key in self.ranges:
+            return self.ranges[key]
+        r = self._range
+        if isinstance(r, dict):
+            r = r.get(key[1])
+        elif r == "auto":
+            x = np.asarray(x)
+            finite = x[np.isfinite(x)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+            if not hi > lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            r = (lo, hi)
+        self.ranges[key] = r
+        return r
+
+    # -- recording ---------------------------------------------------------------------------
+    def on_train_begin(self, fit):
+        self.net = fit.net
+        self._fit = fit
+        self._cached = self._sources(fit.net)
+
+    def on_step_end(self, step, info):
+        if self._select is None or self._select(step):
+            self._record(self._cached, step, info.get("epoch"))
+
+    def record(self, net, step=None, epoch=None):
+        """Take a snapshot of `net` as the last forward/backward left it."""
+        self.net = net
+        self._record(self._sources(net),
+                     len(self.recorded_steps) if step is None else int(step), epoch)
+
+    def _record(self, sources, step, epoch):
+        s = len(self.recorded_steps)
+        moments = _core.moments
+        for key, get in sources:
+            x = get()
+            if x is None:
+                continue
+            r = self._range_for(key, x)
+            if r is None:
+                stats, counts = moments(x)
+            else:
+                stats, counts = moments(x, self.bins, r[0], r[1])
+            lst = self._stats.get(key)
+            if lst is None:
+                lst = self._stats[key] = []
+                self._counts[key] = []
+                self._values[key] = []
+            # pad entries missed by earlier snapshots, so every list has one entry a snapshot
+            while len(lst) < s:
+                lst.append((math.nan,) * 4)
+                self._counts[key].append(None)
+                self._values[key].append(None)
+            lst.append(stats)
+            self._counts[key].append(counts)
+            self._values[key].append(np.array(x) if self.keep_values else None)
+        self.recorded_steps.append(step)
+        self.recorded_epochs.append(epoch)
+
+    # -- results -----------------------------------------------------------------------------
+    def keys(self):
+        """The recorded (name, quantity) pairs, in layer order."""
+        return list(self._stats)
+
+    def _series(self, name, quantity):
+        key = (str(name), quantity)
+        if key not in self._stats:
+            raise KeyError(f"{key} was not recorded; recorded: {self.keys()}")
+        return key
+
+    def moments(self, name, quantity="output"):
+        """{"mean", "std", "zero_fraction", "norm"}: float64 arrays, one entry a snapshot."""
+        key = self._series(name, quantity)
+        a = np.full((len(self.recorded_steps), 4), np.nan)
+        rows = self._stats[key]
+        if rows:
+            a[:len(rows)] = np.array(rows, dtype=np.float64)
+        return {stat: a[:, i] for i, stat in enumerate(self.STATS)}
+
+    def edges(self, name, quantity="output"):
+        """The bin edges (bins + 1,) of this series' histograms, None without a range."""
+        r = self.ranges.get(self._series(name, quantity))
+        return None if r is None else np.linspace(r[0], r[1], self.bins + 1)
+
+    def counts(self, name, quantity="output"):
+        """int64 array (snapshots, bins) of histogram counts (None without a range)."""
+        key = self._series(name, quantity)
+        if self.ranges.get(key) is None:
+            return None
+        rows = self._counts[key] + [None] * (len(self.recorded_steps) - len(self._counts[key]))
+        return np.array([np.zeros(self.bins, np.int64) if c is None else c for c in rows])
+
+    def histogram(self, name, quantity="output", index=-1):
+        """(counts, edges) of one snapshot (index into recorded_steps)."""
+        key = self._series(name, quantity)
+        if self.ranges.get(key) is None:
+            raise ValueError("no histograms were recorded: give Recorder a range")
+        return self._counts[key][index], self.edges(name, quantity)
+
+    def values(self, name, quantity="output", index=-1):
+        """The recorded array of one snapshot (needs keep_values=True)."""
+        key = self._series(name, quantity)
+        if not self.keep_values:
+            raise ValueError("values were not kept: use Recorder(keep_values=True)")
+        return self._values[key][index]
+
+    def plot(self, quantity="output", index=-1, **kwargs):
+        """Histograms of every recorded layer at one snapshot (mlpc.plot.layer_histograms;
+        needs keep_values=True). Returns the Figure."""
+        from .plot import layer_histograms
+        values = {name: self.values(name, q, index) for name, q in self.keys() if q == quantity}
+        if not values:
+            raise ValueError(f"no {quantity!r} was recorded")
+        kwargs.setdefault("title", f"{quantity} at step {self.recorded_steps[index]}")
+        return layer_histograms(values, **kwargs)
+
+    def __repr__(self):
+        return (f"Recorder({len(self.recorded_steps)} snapshots, what={self.what}, "
+                f"bins={self.bins}, keep_values={self.keep_values})")

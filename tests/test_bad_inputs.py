@@ -1,0 +1,364 @@
+"""Bad and unusual inputs: clear Python exceptions (never a crash), and the right answer for
+array-likes, other dtypes and non-contiguous views."""
+import math
+
+import numpy as np
+import pytest
+
+import mlpc
+
+DTYPES = ["float32", "float64"]
+
+
+def small_net(dtype="float64", seed=0):
+    return mlpc.Sequential(mlpc.Linear(4, 5), mlpc.Tanh(), mlpc.Linear(5, 3), dtype=dtype,
+                           seed=seed)
+
+
+def reference_output(net, X):
+    """NumPy recomputation of small_net in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    W1, b1, W2, b2 = (np.asarray(v, dtype=np.float64) for _, v, _ in net.named_parameters())
+    return np.tanh(X @ W1.T + b1) @ W2.T + b2
+
+
+X4 = np.random.default_rng(0).normal(size=(6, 4))
+
+
+# ------------------------------------------------------------------------------------------
+# Shapes
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3, 4), (), (1, 1, 1, 4)])
+def test_wrong_ndim(shape):
+    net = small_net()
+    with pytest.raises(ValueError, match=r"expected shape \(N, 4\), got \(" +
+                       ", ".join(str(s) for s in shape)):
+        net(np.ones(shape))
+
+
+@pytest.mark.parametrize("width", [3, 5, 1])
+def test_wrong_width_names_expected_and_given_shape(width):
+    net = small_net()
+    with pytest.raises(ValueError) as info:
+        net(np.ones((7, width)))
+    msg = str(info.value)
+    assert "(N, 4)" in msg and f"(7, {width})" in msg
+
+
+def test_empty_batch():
+    net = small_net()
+    with pytest.raises(ValueError, match="empty"):
+        net(np.ones((0, 4)))
+    lazy = mlpc.Sequential(mlpc.ReLU())
+    with pytest.raises(ValueError):
+        lazy(np.ones((0, 4)))
+    with pytest.raises(ValueError):
+        lazy(np.ones((3, 0)))
+    with pytest.raises(ValueError):
+        mlpc.SoftmaxCrossEntropy()(np.ones((0, 3)), np.zeros(0, dtype=int))
+    # the network still works afterwards
+    np.testing.assert_allclose(net(X4), reference_output(net, X4), rtol=1e-13)
+
+
+def test_wrong_output_gradient_and_target_shapes():
+    net = small_net()
+    net(X4)
+    with pytest.raises(ValueError, match=r"\(6, 3\).*\(6, 4\)"):
+        net.backward(np.ones((6, 4)))
+    with pytest.raises(ValueError, match=r"\(5, 3\)"):
+        net.backward(np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"\(6,\)"):
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match=r"\(6, 3\)"):
+        net.loss(mlpc.BinaryCrossEntropy(), np.zeros((6, 2)))
+    with pytest.raises(ValueError, match=r"\(6, 3\)"):
+        net.loss(mlpc.MSELoss(), np.zeros(6))
+    with pytest.raises(ValueError):
+        mlpc.MSELoss()(np.zeros((4, 2)), np.zeros((2, 4)))
+    with pytest.raises(ValueError):
+        mlpc.softmax(np.zeros(3))
+
+
+def test_single_output_accepts_flat_targets():
+    net = mlpc.Sequential(mlpc.Linear(4, 1), dtype="float64", seed=0)
+    y = np.array([0, 1, 1, 0, 1, 0], dtype=float)
+    a = net.cost(X4, y, mlpc.BinaryCrossEntropy())
+    b = net.cost(X4, y[:, None], mlpc.BinaryCrossEntropy())
+    assert a == b
+
+
+# ------------------------------------------------------------------------------------------
+# Types
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [
+    np.array([["a", "b", "c", "d"]]),
+    [["a", "b", "c", "d"]],
+    np.array([[object(), 1, 2, 3]], dtype=object),
+    np.array([[1, 2, 3, 4]], dtype=object),           # object arrays are refused, even of numbers
+    np.array([[1 + 2j, 0, 0, 0]]),
+    None,
+    {"a": 1},
+    b"\x00\x01\x02\x03",
+], ids=["str-array", "str-list", "object", "object-numbers", "complex", "none", "dict", "bytes"])
+def test_non_numeric_inputs_raise_type_error(bad):
+    net = small_net()
+    with pytest.raises(TypeError):
+        net(bad)
+    net(X4)
+    with pytest.raises(TypeError):
+        net.backward(np.full((6, 3), "x"))
+    with pytest.raises(TypeError):
+        mlpc.Tanh().function(np.array(["1.0"]))
+
+
+def test_non_numeric_targets_raise_type_error():
+    net = small_net()
+    net(X4)
+    with pytest.raises(TypeError):
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.array(list("abcdef")))
+    with pytest.raises(TypeError, match="integers"):
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0]))
+    with pytest.raises(TypeError):
+        net.loss(mlpc.MSELoss(), np.full((6, 3), "x"))
+    with pytest.raises(TypeError):
+        mlpc.MSELoss()(np.array([["a"]]), np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lists_and_other_dtypes_are_accepted(dtype):
+    net = small_net(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-14)
+    expected = net(X4.astype(dtype))
+    np.testing.assert_array_equal(net(X4.tolist()), expected)     # list of lists
+    np.testing.assert_array_equal(net(tuple(map(tuple, X4))), expected)
+    # float64 into float32 and back, ints and bools: converted once to the network's dtype
+    other = X4.astype("float32" if dtype == "float64" else "float64")
+    np.testing.assert_array_equal(net(other), net(other.astype(dtype)))
+    ints = np.arange(24).reshape(6, 4) - 12
+    np.testing.assert_allclose(net(ints), reference_output(net, ints), **tol)
+    np.testing.assert_allclose(net(ints.tolist()), reference_output(net, ints), **tol)
+    bools = ints > 0
+    np.testing.assert_allclose(net(bools), reference_output(net, bools), **tol)
+    # targets as lists; int labels of any integer dtype; a list dY
+    y = [0, 2, 1, 1, 0, 2]
+    net(X4)
+    c1 = net.loss(mlpc.SoftmaxCrossEntropy(), y)
+    c2 = net.loss(mlpc.SoftmaxCrossEntropy(), np.array(y, dtype=np.uint8))
+    assert c1 == c2
+    dx1 = net.backward(np.ones((6, 3)).tolist())
+    dx2 = net.backward(np.ones((6, 3), dtype=dtype))
+    np.testing.assert_array_equal(dx1, dx2)
+    assert mlpc.MSELoss()([[1.0, 2.0]], [[0.0, 0.0]]) == 2.5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_contiguous_and_transposed_views(dtype):
+    net = small_net(dtype, seed=3)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-14)
+    big = np.random.default_rng(1).normal(size=(12, 9)).astype(dtype)
+    views = {
+        "strided rows and columns": big[::2, 1::2],          # (6, 4)
+        "transposed": np.ascontiguousarray(big[:4, :6]).T,     # (6, 4), F-ordered
+        "fortran": np.asfortranarray(big[:6, :4]),
+        "negative strides": big[5::-1, 3::-1],
+        "broadcast": np.broadcast_to(big[0, :4], (6, 4)),
+    }
+    for name, X in views.items():
+        assert not X.flags.c_contiguous, name
+        np.testing.assert_allclose(net(X), reference_output(net, X), **tol, err_msg=name)
+        np.testing.assert_array_equal(net(X), net(np.ascontiguousarray(X)), err_msg=name)
+    # the converted input stays valid for backward: dW = dYᵀ X of the view
+    X = views["transposed"]
+    net(X)
+    dy = np.ones((6, 3), dtype=dtype)[:, ::-1]
+    dy_strided = np.ones((6, 6), dtype=dtype)[:, ::2]
+    net.zero_grad()
+    net.backward(dy_strided)
+    g1 = np.array(next(net.named_parameters())[2])
+    net.zero_grad()
+    net.backward(np.ascontiguousarray(dy))
+    np.testing.assert_array_equal(g1, next(net.named_parameters())[2])
+    # targets and labels as views
+    labels = np.array([0, 9, 2, 9, 1, 9, 2, 9, 0, 9, 1, 9])[::2]
+    net(X)
+    assert net.loss(mlpc.SoftmaxCrossEntropy(), labels) == \
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.ascontiguousarray(labels))
+    s = big[:6, :3]
+    assert mlpc.MSELoss()(s.T.T, big[6:, 6:].T.T) == mlpc.MSELoss()(s.copy(), big[6:, 6:].copy())
+    f, df = mlpc.Tanh().function(big.T)
+    np.testing.assert_allclose(f, np.tanh(big.T), rtol=1e-6)
+
+
+def test_input_array_is_not_modified():
+    net = small_net()
+    X = X4.copy()
+    net(X)
+    net.backward(np.ones((6, 3)))
+    np.testing.assert_array_equal(X, X4)
+
+
+# ------------------------------------------------------------------------------------------
+# Sizes
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dims", [(10**12, 10**6), (10**9, 10**9), (2**31, 2), (3, 2**40)])
+def test_huge_declared_sizes_raise_memory_error(dims):
+    with pytest.raises(MemoryError):
+        mlpc.Sequential(mlpc.Linear(*dims))
+    # nothing was left half-built: a normal network still works
+    net = small_net()
+    np.testing.assert_allclose(net(X4), reference_output(net, X4), rtol=1e-13)
+
+
+# ------------------------------------------------------------------------------------------
+# Labels and call order
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("labels", [[0, 1, 2, 3, 0, 1], [0, 1, -1, 2, 0, 1], [0, 1, 2, 0, 1, 10**12]])
+def test_labels_out_of_range(labels):
+    net = small_net()
+    before = {n: np.array(v) for n, v, _ in net.named_parameters()}
+    net(X4)
+    with pytest.raises(ValueError, match="label"):
+        net.loss(mlpc.SoftmaxCrossEntropy(), labels)
+    with pytest.raises(ValueError, match="label"):
+        mlpc.SoftmaxCrossEntropy()(np.zeros((6, 3)), labels)
+    with pytest.raises(ValueError, match="label"):
+        net.cost(X4, labels, mlpc.SoftmaxCrossEntropy())
+    opt = mlpc.SGD(net, lr=0.1)
+    with pytest.raises(ValueError, match="label"):
+        net.train_step(X4, labels, mlpc.SoftmaxCrossEntropy(), opt)
+    for n, v, _ in net.named_parameters():        # no update happened
+        np.testing.assert_array_equal(v, before[n])
+    # labels are only for softmax cross-entropy
+    net(X4)
+    with pytest.raises(ValueError):
+        net.loss(mlpc.BinaryCrossEntropy(), np.array([0, 1, 2, 0, 1, 2]))
+
+
+def test_backward_and_loss_before_forward():
+    net = small_net()
+    with pytest.raises(RuntimeError, match="forward"):
+        net.backward(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match="forward"):
+        net.backward()
+    with pytest.raises(RuntimeError, match="forward"):
+        net.loss(mlpc.MSELoss(), np.zeros((2, 3)))
+    # a failed forward (batch norm with one example) leaves no pass to backpropagate
+    bn = mlpc.Sequential(mlpc.Linear(4, 3), mlpc.BatchNorm(3))
+    with pytest.raises(ValueError):
+        bn(np.ones((1, 4)))
+    with pytest.raises(RuntimeError):
+        bn.backward(np.ones((1, 3)))
+
+
+def test_nan_and_inf_inputs_are_computed_through():
+    net = small_net()
+    X = X4.copy()
+    X[1, 2] = np.nan
+    X[3, 0] = np.inf
+    out = net(X)
+    assert np.all(np.isnan(out[1]))
+    assert np.all(np.isfinite(out[[0, 2, 4, 5]]))
+    np.testing.assert_allclose(out[[0, 2, 4, 5]], reference_output(net, X4[[0, 2, 4, 5]]),
+                               rtol=1e-13)
+    dx = net.backward(np.ones((6, 3)))
+    assert dx.shape == (6, 4)
+    cost = net.loss(mlpc.MSELoss(), np.zeros((6, 3)))
+    assert math.isnan(cost)
+    f, df = mlpc.Sigmoid().function(np.array([np.nan, np.inf, -np.inf]))
+    assert math.isnan(f[0]) and f[1] == 1.0 and f[2] == 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# Layer arguments
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: mlpc.Linear(-1, 3), lambda: mlpc.Linear(3, 0), lambda: mlpc.Linear(2.5, 3),
+    lambda: mlpc.Linear("3", 3), lambda: mlpc.Linear(True, 3), lambda: mlpc.Linear(3, -7),
+    lambda: mlpc.Dropout(1), lambda: mlpc.Dropout(1.0), lambda: mlpc.Dropout(-0.1),
+    lambda: mlpc.Dropout(1.5), lambda: mlpc.Dropout(float("nan")),
+    lambda: mlpc.Linear(3, 3, init="glorot"), lambda: mlpc.Linear(3, 3, init="relu"),
+    lambda: mlpc.Linear(3, 3, init=("orthogonal", float("inf"))),
+    lambda: mlpc.GLU("softmax"), lambda: mlpc.GLU("Sigmoid"), lambda: mlpc.GELU("exact"),
+    lambda: mlpc.PReLU(0), lambda: mlpc.PReLU(2, init=float("nan")),
+    lambda: mlpc.ELU(float("inf")), lambda: mlpc.Swish(float("nan")),
+    lambda: mlpc.LeakyReLU(float("-inf")),
+    lambda: mlpc.BatchNorm(0), lambda: mlpc.BatchNorm(3, eps=-1e-5),
+    lambda: mlpc.BatchNorm(3, momentum=1.5), lambda: mlpc.BatchNorm(3, momentum=-0.1),
+    lambda: mlpc.LayerNorm(-2), lambda: mlpc.LayerNorm(3, eps=float("nan")),
+    lambda: mlpc.Residual(),
+    lambda: mlpc.Sequential(),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.Linear(5, 2)),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.BatchNorm(5)),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.PReLU(3)),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 5), mlpc.GLU()),
+], ids=lambda f: None)
+def test_bad_layer_arguments_raise_value_error(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mlpc.LeakyReLU("steep"), lambda: mlpc.Dropout("half"), lambda: mlpc.ELU(None),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 3), "relu"), lambda: mlpc.Residual(np.tanh),
+    lambda: mlpc.Sequential(mlpc.Linear(3, 3), l2="big"),
+])
+def test_bad_argument_types_raise_type_error(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+def test_unknown_activation_name():
+    with pytest.raises(KeyError):
+        mlpc.ACTIVATIONS["relu6"]
+    with pytest.raises(ValueError, match="softmax"):
+        mlpc.GLU(act="softmax")
+
+
+def test_residual_width_mismatch_names_both_shapes():
+    with pytest.raises(ValueError) as info:
+        mlpc.Sequential(mlpc.Linear(3, 3), mlpc.Residual(mlpc.Linear(3, 4), mlpc.ReLU()))
+    msg = str(info.value)
+    assert "(N, 3)" in msg and "(N, 4)" in msg
+    with pytest.raises(ValueError) as info:        # lazily built: at the first forward
+        mlpc.Sequential(mlpc.Residual(mlpc.GLU()))(np.ones((2, 6)))
+    msg = str(info.value)
+    assert "(N, 6)" in msg and "(N, 3)" in msg
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "float", "foo", "complex128", "f2", 3])
+def test_wrong_dtype_names(dtype):
+    if dtype == "float":               # numpy's "float" is float64: accepted
+        assert mlpc.Sequential(mlpc.Linear(2, 2), dtype=dtype).dtype == "float64"
+        return
+    with pytest.raises(ValueError, match="float32 or float64"):
+        mlpc.Sequential(mlpc.Linear(2, 2), dtype=dtype)
+
+
+def test_dtype_spellings_accepted():
+    for spelling, name in [("float32", "float32"), (np.float32, "float32"), ("f4", "float32"),
+                           (np.dtype("float64"), "float64"), ("double", "float64")]:
+        assert mlpc.Sequential(mlpc.Linear(2, 2), dtype=spelling).dtype == name
+
+
+def test_bad_state_dict_values():
+    net = small_net()
+    state = net.state_dict()
+    state["0.bias"] = np.array(["a"] * 5)
+    with pytest.raises(TypeError):
+        net.load_state_dict(state)
+
+
+def test_bad_optimizer_arguments():
+    net = small_net()
+    for make in [lambda: mlpc.SGD(net, lr=-0.1), lambda: mlpc.SGD(net, lr=float("nan")),
+                 lambda: mlpc.SGD(net, lr=0.1, nesterov=True),
+                 lambda: mlpc.Adam(net, betas=(0.9, 1.0)), lambda: mlpc.RMSProp(net, alpha=1.0)]:
+        with pytest.raises(ValueError):
+            make()
+    with pytest.raises(TypeError):
+        mlpc.SGD(object(), lr=0.1)
