@@ -216,7 +216,8 @@ def test_huge_declared_sizes_raise_memory_error(dims):
 # Labels and call order
 # ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("labels", [[0, 1, 2, 3, 0, 1], [0, 1, -1, 2, 0, 1], [0, 1, 2, 0, 1, 10**12]])
+@pytest.mark.parametrize("labels", [[0, 1, 2, 3, 0, 1], [0, 1, -1, 2, 0, 1],
+                                    [0, 1, 2, 0, 1, 10**12]])
 def test_labels_out_of_range(labels):
     net = small_net()
     before = {n: np.array(v) for n, v, _ in net.named_parameters()}

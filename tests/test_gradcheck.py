@@ -207,7 +207,9 @@ class ScaledMSE(mlpc.MSELoss):
 
 def test_assert_gradients_close_catches_a_loss_with_inconsistent_gradient(monkeypatch):
     """A loss object subclass whose cost is scaled by 1.5 while the gradient left for backward
-    is not: every gradient is off by the factor 1.5."""
+    is not: every gradient is off by the factor 1.5. (The C network reads only `loss_fn.kind`,
+    so a Python subclass cannot change what the core computes; the scaling is applied where the
+    network reports the loss, through monkeypatch.)"""
     net, _, X, y = build_case("sigmoid", "mse", 1, True, 0.0)
     original = mlpc.Sequential.loss
 

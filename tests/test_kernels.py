@@ -280,7 +280,7 @@ def test_loss_value_and_gradient(kind, dtype):
     cost = loss_fn(s, y)
     rcost, rgrad = reference(s, y)
     assert isinstance(cost, float)
-    assert cost == pytest.approx(rcost, **{"float32": dict(rel=1e-6), "float64": dict(rel=1e-13)}[dtype])
+    assert cost == pytest.approx(rcost, rel=1e-6 if dtype == "float32" else 1e-13)
     close(loss_fn.backward(), rgrad, dtype)
 
 
@@ -397,6 +397,21 @@ def test_losses_stable_for_huge_logits(dtype):
     net(sb)
     assert net.loss(bce, yb) == pytest.approx(2e4, rel=1e-12)
     assert np.all(np.isfinite(net.backward()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_small_costs_are_relatively_accurate(dtype):
+    """Confident right answers have tiny costs log(1 + e^−|s|): computed with log1p they keep
+    full relative accuracy (log(1 + x) would round 1 + x and lose it)."""
+    s = np.array([[20.0, -20.0, 40.0, -40.0, 8.0]], dtype=dtype)
+    y = np.array([[1.0, 0.0, 1.0, 0.0, 1.0]], dtype=dtype)
+    bce = mlpc.BinaryCrossEntropy()
+    for j in range(s.shape[1]):
+        cost = bce(s[:, j:j + 1], y[:, j:j + 1])
+        exact = np.log1p(np.exp(-abs(float(s[0, j]))))
+        assert cost == pytest.approx(exact, rel=1e-12, abs=0), (s[0, j], cost, exact)
+        rcost = ref.binary_cross_entropy_with_logits(s[:, j:j + 1], y[:, j:j + 1])[0]
+        assert cost == pytest.approx(rcost, rel=1e-12, abs=0)
 
 
 # ------------------------------------------------------------------------------------------

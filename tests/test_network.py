@@ -411,6 +411,15 @@ def test_layers_can_be_rebuilt_into_a_new_network_keeping_values():
     b = mlpc.Sequential(l1, mlpc.Tanh(), l2, dtype="float32")
     np.testing.assert_array_equal(b[0].weight, np.float32(0.5))
     assert a is not b
+    # batch-norm running statistics travel with the layer too
+    bn = mlpc.BatchNorm(3)
+    c = mlpc.Sequential(l1, bn, dtype="float64")
+    c(np.random.default_rng(0).normal(size=(5, 4)) + 2.0)
+    rm, rv = np.array(bn.running_mean), np.array(bn.running_var)
+    assert not np.allclose(rm, 0)
+    d = mlpc.Sequential(l1, bn, mlpc.ReLU(), dtype="float64")
+    np.testing.assert_array_equal(d[1].running_mean, rm)
+    np.testing.assert_array_equal(d[1].running_var, rv)
 
 
 # ------------------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ def test_batchnorm_remainder_of_one_joins_previous_batch():
     assert [i["batch_size"] for i in log.infos] == [16, 16, 1]
 
 
-# -- evaluate ----------------------------------------------------------------------------------------
+# -- evaluate --------------------------------------------------------------------------------------
 def test_evaluate_eval_mode_batches_and_restores_mode():
     X, y = small_problem(30)
     net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.BatchNorm(8), mlpc.ReLU(), mlpc.Dropout(0.5),
@@ -247,7 +247,7 @@ def test_argument_errors():
         fit(net, "ce", mlpc.SGD(net, 0.1), X, y, progress=False)
 
 
-# -- non-finite costs ---------------------------------------------------------------------------------
+# -- non-finite costs ------------------------------------------------------------------------------
 class Snapshots(Callback):
     """state_dict after every step (= before the next one), the first one before training."""
 
@@ -298,7 +298,7 @@ def test_nan_input_stops_at_its_batch():
     assert net.training is False                  # previous mode restored
 
 
-# -- callbacks ------------------------------------------------------------------------------------------
+# -- callbacks -------------------------------------------------------------------------------------
 def test_callback_protocol_and_stopping():
     X, y = small_problem(40)
     net = mlpc.Sequential(mlpc.Linear(6, 3), seed=0)
@@ -375,7 +375,7 @@ def test_early_stopping_arguments():
     assert stopper.stopped_epoch is None and stopper.best_epoch is not None
 
 
-# -- the recorder ----------------------------------------------------------------------------------------
+# -- the recorder ----------------------------------------------------------------------------------
 class Copier(Callback):
     """Independent copies of outputs, output gradients, parameter gradients at chosen steps."""
 
@@ -467,7 +467,7 @@ def test_recorder_every_step_layers_ranges_and_standalone():
         Recorder(range=(1, 0))
 
 
-# -- history, plot, progress ---------------------------------------------------------------------------------
+# -- history, plot, progress -----------------------------------------------------------------------
 def test_history_plot_and_repr():
     pytest.importorskip("matplotlib")
     import matplotlib

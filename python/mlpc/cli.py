@@ -27,7 +27,7 @@ class CLIError(Exception):
     """A user error: printed as 'mlpc: error: ...' with exit status 2."""
 
 
-# -- data ----------------------------------------------------------------------------------------------
+# -- data ------------------------------------------------------------------------------------------
 def load_data(spec, validation=None, seed=0):
     """(train, val or None, test) pairs of (X, y) for a --data spec, unstandardized.
     validation: examples held out of the training set (None: 5000 for cifar10, else 0)."""
@@ -57,7 +57,7 @@ def _standardize(mean, std, X, dtype):
     return out.astype(dtype)
 
 
-# -- the network ---------------------------------------------------------------------------------------
+# -- the network -----------------------------------------------------------------------------------
 def parse_layers(text):
     try:
         widths = [int(w) for w in text.split(",") if w.strip()]
@@ -102,7 +102,7 @@ def build_optimizer(name, net, lr=None, momentum=None, weight_decay=0.0):
     return mlpc.AdamW(net, lr, weight_decay=0.01 if weight_decay == 0 else weight_decay)
 
 
-# -- commands ------------------------------------------------------------------------------------------
+# -- commands --------------------------------------------------------------------------------------
 def _say(args, text):
     if not args.quiet:
         print(text, flush=True)
@@ -124,6 +124,7 @@ def _save_plot(history, path):
 
 def cmd_train(args):
     import mlpc
+    from . import data
     from .training import fit, evaluate, EarlyStopping
     from .serialize import save
 
@@ -142,7 +143,7 @@ def cmd_train(args):
         raise CLIError("--patience needs a validation set: add --validation N")
     dtype = args.dtype
     # standardize every input dimension with the training set's statistics
-    scaler = mlpc.data.Standardize().fit(X_train)
+    scaler = data.Standardize().fit(X_train)
     mean, std = scaler.mean_, scaler.std_
     X_train = _standardize(mean, std, X_train, dtype)
     X_test = _standardize(mean, std, test[0], dtype)
@@ -216,7 +217,7 @@ def cmd_demo(args):
     return cmd_train(args)
 
 
-# -- parsing -------------------------------------------------------------------------------------------
+# -- parsing ---------------------------------------------------------------------------------------
 def _positive_int(text):
     value = int(text)
     if value < 1:

@@ -23,7 +23,8 @@ def _is_tty(stream):
 
 
 def enabled(progress, stream=None):
-    """progress=None: on only when `stream` (default sys.stderr) is a terminal; else bool(progress)."""
+    """progress=None: on only when `stream` (default sys.stderr) is a terminal;
+    else bool(progress)."""
     if progress is None:
         return _is_tty(sys.stderr if stream is None else stream)
     return bool(progress)

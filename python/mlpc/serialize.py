@@ -194,9 +194,10 @@ def _read_npz(path, what="model"):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such {what} file: {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise ValueError("a single .npy array, not an .npz archive")
+        f = np.load(path, allow_pickle=False)
+        if not hasattr(f, "files"):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with f:
             arrays = {k: f[k] for k in f.files}
     except (IsADirectoryError, PermissionError):
         raise
@@ -315,6 +316,9 @@ def _check_model_header(path, header):
             raise ModelFileError(f"{path}: header entry {key!r} must be a {kind.__name__}")
     if not header["layers"]:
         raise ModelFileError(f"{path}: no layers")
+    for key in ("rng", "extra"):
+        if not all(isinstance(name, str) for name in header[key]):
+            raise ModelFileError(f"{path}: header entry {key!r} must list names")
 
 
 def load(path):
@@ -336,8 +340,11 @@ def load(path):
             raise ModelFileError(f"{path}: malformed {kind} shapes in the header")
         _check_arrays(path, kind, found, declared, dt)
     _check_arrays(path, "rng", rngs, {name: (4,) for name in header["rng"]}, np.uint64)
-    layers = [_build_layer(d, str(i)) for i, d in enumerate(header["layers"])]
-    expected = _count_parameters(header["layers"])
+    try:
+        layers = [_build_layer(d, str(i)) for i, d in enumerate(header["layers"])]
+        expected = _count_parameters(header["layers"])
+    except RecursionError:
+        raise ModelFileError(f"{path}: layers nested too deeply") from None
     stored = sum(a.size for a in params.values()) + sum(a.size for a in buffers.values())
     if expected != stored:
         raise ModelFileError(f"{path}: the architecture has {expected} parameter and buffer "
@@ -345,7 +352,8 @@ def load(path):
     try:
         net = Sequential(*layers, dtype=dtype, l2=header["l2"], seed=0)
         if net._core is None:
-            net._build(header["in_features"])
+            net.in_features = header["in_features"]
+            net._build(net.in_features)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: the layers do not form a network: {e}") from None
     if net.in_features != header["in_features"]:
@@ -630,7 +638,8 @@ def from_torch(module, dtype=None, l2=0.0):
         if first is None:
             raise ValueError("the input width is unknown: the module has no Linear, BatchNorm1d "
                              "or LayerNorm to fix it")
-        net._build(first.in_features)
+        net.in_features = first.in_features
+        net._build(net.in_features)
     for layer, values in copies:
         for name, value in values.items():
             if name in ("running_mean", "running_var"):

@@ -25,10 +25,10 @@ What History records
     and accuracies (weighted by batch size; training-mode outputs, parameters changing along
     the epoch — cheaper, no extra pass). ``val_cost``/``val_accuracy`` on validation_data in eval
     mode; ``time``: wall-clock seconds of the epoch including its evaluation. Costs always
-    include the l2 penalty (the notes' J = L + λΣ‖W‖²). Accuracy is recorded for classification
-    only: SoftmaxCrossEntropy (int labels, or one-hot/probability rows compared by argmax) and
-    BinaryCrossEntropy (each output thresholded at 0 against targets thresholded at 0.5; the
-    fraction of correct entries); None for MSELoss.
+    include the l2 penalty (the notes' J = L + λΣ‖W‖²). Accuracy is recorded for
+    classification only: SoftmaxCrossEntropy (int labels, or one-hot/probability rows compared
+    by argmax) and BinaryCrossEntropy (each output thresholded at 0 against targets thresholded
+    at 0.5; the fraction of correct entries); None for MSELoss.
 
 Non-finite costs
     Before each step fit copies the flat parameter block (``net._core.flat(False)``), the batch
@@ -119,7 +119,7 @@ def _correct(scores, y, kind):
     return int(np.count_nonzero((scores > 0) == (yb > 0.5))), scores.size
 
 
-# -- evaluation --------------------------------------------------------------------------------------
+# -- evaluation ------------------------------------------------------------------------------------
 def evaluate(net, loss_fn, X, y, batch_size=1000):
     """(cost, accuracy) of the network on (X, y) in eval mode, in batches of batch_size.
 
@@ -148,7 +148,7 @@ def _evaluate(net, loss_fn, X, y, batch_size, kind):
     return cost, (correct / counted if kind is not None else None)
 
 
-# -- history -----------------------------------------------------------------------------------------
+# -- history ---------------------------------------------------------------------------------------
 class History:
     """What fit recorded (see the module docstring for the exact definitions).
 
@@ -226,7 +226,7 @@ class FitState:
                 f"steps_per_epoch={self.steps_per_epoch})")
 
 
-# -- protection against non-finite costs ---------------------------------------------------------------
+# -- protection against non-finite costs -----------------------------------------------------------
 class _Snapshots:
     """Two alternating copies of the network's state (parameters, running statistics, dropout
     generators), taken before each step: one np.copyto of the flat parameter block a step."""
@@ -271,7 +271,7 @@ class _Snapshots:
         return self.steps[k]
 
 
-# -- the loop ------------------------------------------------------------------------------------------
+# -- the loop --------------------------------------------------------------------------------------
 def _batch_bounds(n, batch_size, has_batchnorm):
     bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
     if has_batchnorm and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
@@ -430,7 +430,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     return history
 
 
-# -- callbacks -----------------------------------------------------------------------------------------
+# -- callbacks -------------------------------------------------------------------------------------
 class Callback:
     """Base class of fit's callbacks: override the hooks you need (all do nothing here).
 
@@ -544,10 +544,11 @@ class Recorder(Callback):
     layers: None for every computing layer, or names ("0", "2.1") and/or layer classes.
     For each (name, quantity) the core computes in C, with mlpc._core.moments: mean, std
     (population), zero fraction (exact zeros), L2 norm, and, when a range is given, counts in
-    `bins` equal bins over [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins,
-    hi itself in the last bin; values outside are not counted). range: (lo, hi) for every
-    quantity, a dict {quantity: (lo, hi)}, or "auto" (each tensor's [min, max] at its first
-    snapshot, then fixed). keep_values=True also keeps a copy of every recorded array.
+    `bins` equal bins over [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w,
+    w = (hi − lo)/bins, hi itself in the last bin; values outside are not counted).
+    range: (lo, hi) for every quantity, a dict {quantity: (lo, hi)}, or "auto" (each tensor's
+    [min, max] at its first snapshot, then fixed); None (default): moments only.
+    keep_values=True also keeps a copy of every recorded array.
     Layer names are those of net.named_layers() ("0", "1", ...), parameter names those of
     net.named_parameters() ("0.weight").
 

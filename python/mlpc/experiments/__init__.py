@@ -22,7 +22,7 @@ import numpy as np
 
 from .result import Result
 
-__all__ = ["EXPERIMENTS", "Result", "run", "merge_params", "layer_stats", "stats_table",
+__all__ = ["EXPERIMENTS", "Result", "run", "merge_params", "as_list", "layer_stats", "stats_table",
            "sample_values", "histogram_figure"]
 
 # name -> module (inside mlpc.experiments) that defines run()
@@ -79,6 +79,14 @@ def merge_params(name, defaults, quick_defaults, quick, given):
         params.update(quick_defaults)
     params.update(given)
     return params
+
+
+def as_list(value):
+    """A parameter that takes several values, as a list: a single string or number becomes a
+    one-element list (so activations="tanh" and lrs=0.5 work as well as tuples)."""
+    if isinstance(value, (str, bytes, int, float)) or not hasattr(value, "__iter__"):
+        return [value]
+    return list(value)
 
 
 def layer_stats(values, saturation=None):

@@ -17,7 +17,7 @@ and says so in its figure titles.
 """
 import numpy as np
 
-from . import (Result, histogram_figure, layer_stats, merge_params, sample_values,
+from . import (Result, as_list, histogram_figure, layer_stats, merge_params, sample_values,
                stats_table)
 
 NAME = "batchnorm_cifar"
@@ -180,9 +180,9 @@ def run(quick=False, seed=0, **params):
     Xtr = np.asarray(train[0], dtype=p["dtype"])
     Xval = np.asarray(val[0], dtype=p["dtype"])
     train, val = (Xtr, train[1]), (Xval, val[1])
-    p["lrs"] = [float(lr) for lr in p["lrs"]]
-    p["hidden"] = list(p["hidden"])
-    p["hist_steps"] = sorted(set(s for s in p["hist_steps"] if s <= p["steps"]))
+    p["lrs"] = [float(lr) for lr in as_list(p["lrs"])]
+    p["hidden"] = [int(h) for h in as_list(p["hidden"])]
+    p["hist_steps"] = sorted(set(int(s) for s in as_list(p["hist_steps"]) if s <= p["steps"]))
     runs, data = {}, {}
     for lr in p["lrs"]:
         key = f"eta={lr:g}"

@@ -55,7 +55,8 @@ class CapacityResult(Result):
     "m=<m>,lambda=<λ>" (regularization row): hidden, lam, l2 (mlpc's l2), init_seed,
     train_accuracy, val_accuracy, final_cost, weight_norm (Σ‖W‖²_F), loss (the data term).
     stats["rows"]: {"capacity_init<k>": [keys], "regularization": [keys]} in panel order.
-    data["predict"][key]: the trained network's predict (for redrawing)."""
+    data["predict"][key]: the trained network's predict (for redrawing); data["costs"][key]: the
+    cost at every training step."""
 
     def figures(self):
         return {"hidden": self.plot_hidden(), "l2": self.plot_l2()}
@@ -124,7 +125,7 @@ def run(quick=False, seed=0, **params):
     X, y = _dataset(dataset, n_train + n_val, noise, classes, seed)
     Xtr, ytr, Xv, yv = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     K = int(y.max()) + 1
-    runs, rows, predict = {}, {}, {}
+    runs, rows, predict, costs_of = {}, {}, {}, {}
 
     def fit(key, hidden, lam, init_seed):
         l2 = 0.0 if not lam else (lam / n_train if sum_loss else lam)
@@ -138,8 +139,9 @@ def run(quick=False, seed=0, **params):
                      "val_accuracy": float(np.mean(net.predict(Xv) == yv)),
                      "final_cost": float(costs[-1]),
                      "loss": float(net.cost(Xtr, ytr, mlpc.SoftmaxCrossEntropy()) - penalty),
-                     "weight_norm": weight_norm(net), "costs": costs}
+                     "weight_norm": weight_norm(net)}
         predict[key] = net.predict
+        costs_of[key] = costs
         return key
 
     for k in init_seeds:
@@ -154,4 +156,4 @@ def run(quick=False, seed=0, **params):
     stats = {"runs": runs, "rows": rows, "accuracy": accuracy}
     return CapacityResult(NAME, params, stats,
                           {"X_train": Xtr, "y_train": ytr, "X_val": Xv, "y_val": yv,
-                           "predict": predict})
+                           "predict": predict, "costs": costs_of})

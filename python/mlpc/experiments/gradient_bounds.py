@@ -77,14 +77,16 @@ def build_mlp(n_in, width, depth, n_out, activation, init_scale=1.0, init=None, 
     """Linear(n_in, width) → act → [Linear(width, width) → act] × (depth − 1) → Linear(width,
     n_out): depth = L hidden layers, L + 1 weight matrices W₀ … W_L. Weights N(0, init_scale²/
     fan_in) unless `init` (any mlpc initializer) is given."""
-    act_cls = mlpc.ACTIVATIONS[activation]
-    winit = init if init is not None else None
+    act_cls = mlpc.ACTIVATIONS.get(activation)
+    if act_cls is None or not issubclass(act_cls, mlpc.Activation):
+        raise ValueError(f"activation must be an elementwise activation of mlpc.ACTIVATIONS "
+                         f"(not prelu), got {activation!r}")
     layers = []
     fan_ins = [n_in] + [width] * depth
     fan_outs = [width] * depth + [n_out]
     for k, (fi, fo) in enumerate(zip(fan_ins, fan_outs)):
         layers.append(mlpc.Linear(fi, fo, bias=bias,
-                                  init=winit or _init.normal(init_scale / math.sqrt(fi))))
+                                  init=init or _init.normal(init_scale / math.sqrt(fi))))
         if k < depth:
             layers.append(act_cls())
     return mlpc.Sequential(*layers, dtype=dtype, seed=seed)

@@ -18,7 +18,8 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
-from . import Result, histogram_figure, layer_stats, merge_params, sample_values, stats_table
+from . import (Result, as_list, histogram_figure, layer_stats, merge_params, sample_values,
+               stats_table)
 
 NAME = "init_histograms"
 
@@ -39,7 +40,7 @@ DEFAULTS = dict(
     bins=50,
 )
 # quick: fewer layers and inputs, float32, no Glorot (it equals Xavier when n_in = n_out)
-QUICK = dict(layers=5, batch=100, dtype="float32",
+QUICK = dict(layers=4, batch=100, dtype="float32",
              inits=("sigma=0.01", "sigma=1", "xavier", "he"), max_values=5000, bins=30)
 
 _ALIASES = {"xavier": "lecun_normal", "glorot": "xavier_normal", "he": "he_normal",
@@ -120,8 +121,8 @@ def run(quick=False, seed=0, **params):
 
     p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
     _grad_kinds(p["grad"])   # validate
-    p["activations"] = list(p["activations"])
-    p["inits"] = list(p["inits"])
+    p["activations"] = as_list(p["activations"])
+    p["inits"] = [i if isinstance(i, str) else list(i) for i in as_list(p["inits"])]
     for act in p["activations"]:
         if act not in mlpc.ACTIVATIONS:
             raise ValueError(f"unknown activation {act!r}; choose from {sorted(mlpc.ACTIVATIONS)}")
