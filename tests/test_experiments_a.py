@@ -316,8 +316,8 @@ def test_slow_learning_gradients_are_the_closed_forms():
         # plain gradient descent: w_{t+1} = w_t − η ∂C/∂w
         np.testing.assert_allclose(w[1:], w[:-1] - eta * np.array(run["grad_w"])[:-1],
                                    rtol=1e-12, atol=1e-15)
-    slow = r.stats["runs"]["quadratic, (w, b) = (2, 2)"]
-    fast = r.stats["runs"]["cross-entropy, (w, b) = (2, 2)"]
+    slow = r.stats["runs"][slow_learning.run_label("quadratic", 2.0, 2.0)]
+    fast = r.stats["runs"][slow_learning.run_label("cross_entropy", 2.0, 2.0)]
     assert slow["sigma_prime"][0] == pytest.approx(ref.d_sigmoid(np.array(4.0)), rel=1e-12)
     assert slow["cost"][50] > 0.95 * slow["cost"][0]        # stuck on the plateau
     assert fast["cost"][50] < 0.1 * fast["cost"][0]         # learns at once

@@ -83,16 +83,14 @@ static PyObject *activation(PyObject *Py_UNUSED(m), PyObject *args)
     size_t n = (size_t)PyArray_SIZE(x);
     void *xp = PyArray_DATA(x), *yp = PyArray_DATA((PyArrayObject *)y);
     void *dp = PyArray_DATA((PyArrayObject *)d), *op = PyArray_DATA((PyArrayObject *)ones);
+    PyObject *one = PyLong_FromLong(1);
+    int filled = one ? PyArray_FillWithScalar((PyArrayObject *)ones, one) : -1;
+    Py_XDECREF(one);
+    if (filled < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
-    if (tn == NPY_FLOAT32) {
-        for (size_t i = 0; i < n; i++) ((float *)op)[i] = 1;
-        mlpc_activation_forward_f32(yp, xp, n, (mlpc_activation)kind, (float)alpha);
-        mlpc_activation_backward_f32(dp, NULL, op, xp, yp, n, (mlpc_activation)kind, (float)alpha);
-    } else {
-        for (size_t i = 0; i < n; i++) ((double *)op)[i] = 1;
-        mlpc_activation_forward_f64(yp, xp, n, (mlpc_activation)kind, alpha);
-        mlpc_activation_backward_f64(dp, NULL, op, xp, yp, n, (mlpc_activation)kind, alpha);
-    }
+    MLPC_BY_DTYPE(tn, mlpc_activation_forward, yp, xp, n, (mlpc_activation)kind, alpha);
+    MLPC_BY_DTYPE(tn, mlpc_activation_backward, dp, NULL, op, xp, yp, n, (mlpc_activation)kind,
+                  alpha);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     Py_DECREF(ones);
@@ -132,22 +130,14 @@ static PyObject *loss(PyObject *Py_UNUSED(m), PyObject *args)
     void *sp = PyArray_DATA(s), *gp = PyArray_DATA((PyArrayObject *)grad);
     const int64_t *lp = labels ? PyArray_DATA(labels) : NULL;
     void *tp = rows ? PyArray_DATA(rows) : NULL;
+    size_t n = (size_t)N, k = (size_t)K;
     Py_BEGIN_ALLOW_THREADS
-    if (tn == NPY_FLOAT32) {
-        if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
-            rc = mlpc_softmax_cross_entropy_f32(&cost, gp, sp, lp, tp, (size_t)N, (size_t)K);
-        else if (kind == MLPC_BINARY_CROSS_ENTROPY)
-            mlpc_binary_cross_entropy_f32(&cost, gp, sp, tp, (size_t)N, (size_t)K);
-        else
-            mlpc_mse_f32(&cost, gp, sp, tp, (size_t)N, (size_t)K);
-    } else {
-        if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
-            rc = mlpc_softmax_cross_entropy_f64(&cost, gp, sp, lp, tp, (size_t)N, (size_t)K);
-        else if (kind == MLPC_BINARY_CROSS_ENTROPY)
-            mlpc_binary_cross_entropy_f64(&cost, gp, sp, tp, (size_t)N, (size_t)K);
-        else
-            mlpc_mse_f64(&cost, gp, sp, tp, (size_t)N, (size_t)K);
-    }
+    if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
+        rc = MLPC_BY_DTYPE(tn, mlpc_softmax_cross_entropy, &cost, gp, sp, lp, tp, n, k);
+    else if (kind == MLPC_BINARY_CROSS_ENTROPY)
+        MLPC_BY_DTYPE(tn, mlpc_binary_cross_entropy, &cost, gp, sp, tp, n, k);
+    else
+        MLPC_BY_DTYPE(tn, mlpc_mse, &cost, gp, sp, tp, n, k);
     Py_END_ALLOW_THREADS
     if (rc) {
         mlpc_raise(rc, "loss");
@@ -176,8 +166,7 @@ static PyObject *softmax(PyObject *Py_UNUSED(m), PyObject *s_obj)
         size_t N = (size_t)PyArray_DIM(s, 0), K = (size_t)PyArray_DIM(s, 1);
         void *sp = PyArray_DATA(s), *pp = PyArray_DATA((PyArrayObject *)p);
         Py_BEGIN_ALLOW_THREADS
-        if (tn == NPY_FLOAT32) mlpc_softmax_f32(pp, sp, N, K);
-        else mlpc_softmax_f64(pp, sp, N, K);
+        MLPC_BY_DTYPE(tn, mlpc_softmax, pp, sp, N, K);
         Py_END_ALLOW_THREADS
     }
     Py_DECREF(s);
@@ -210,8 +199,7 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     size_t n = (size_t)PyArray_SIZE(x);
     void *xp = PyArray_DATA(x);
     Py_BEGIN_ALLOW_THREADS
-    if (tn == NPY_FLOAT32) mlpc_moments_f32(st, cp, xp, n, (size_t)bins, lo, hi);
-    else mlpc_moments_f64(st, cp, xp, n, (size_t)bins, lo, hi);
+    MLPC_BY_DTYPE(tn, mlpc_moments, st, cp, xp, n, (size_t)bins, lo, hi);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     if (!counts) { Py_INCREF(Py_None); counts = Py_None; }

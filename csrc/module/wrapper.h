@@ -27,6 +27,9 @@ PyObject *mlpc_block_view(mlpc_block *block, void *data, int typenum, int ndim,
 /* Sets the Python exception for a core status code and returns NULL. */
 PyObject *mlpc_raise(int rc, const char *context);
 int mlpc_typenum(mlpc_dtype dtype);
+/* Calls the float32 or the float64 kernel `fn` for an array of type number tn. */
+#define MLPC_BY_DTYPE(tn, fn, ...) \
+    ((tn) == NPY_FLOAT32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
 
 extern PyTypeObject *mlpc_NetType;
 extern PyTypeObject *mlpc_OptimizerType;

@@ -18,7 +18,9 @@ from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
 from .gradcheck import gradcheck
-from . import init, schedules, testing
+from .training import fit, evaluate, History, Callback, EarlyStopping, Recorder
+from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
+from . import init, schedules, testing, data, plot, training, serialize
 
 __version__ = "0.1.0"
 
@@ -32,10 +34,11 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
-# OpenBLAS starts one thread per core; past a few threads the GEMMs of these networks lose more
-# to synchronization than they gain (benchmarks/bench_step.py), so mlpc caps the default at 4.
-# MLPC_NUM_THREADS, or OPENBLAS_NUM_THREADS read by OpenBLAS itself, overrides the cap.
+# One OpenBLAS thread by default. The GEMMs of teaching-size networks gain little from more
+# (benchmarks/bench_step.py), and OpenBLAS threads spin while they wait: on a loaded or
+# CPU-quota'd machine (a shared notebook server, a test run beside other work) two threads made a
+# step 5-100x slower. mlpc.set_num_threads(n), MLPC_NUM_THREADS or OPENBLAS_NUM_THREADS raise it.
 if "MLPC_NUM_THREADS" in _os.environ:
     set_num_threads(_os.environ["MLPC_NUM_THREADS"])
 elif "OPENBLAS_NUM_THREADS" not in _os.environ:
-    set_num_threads(min(get_num_threads(), 4))
+    set_num_threads(1)

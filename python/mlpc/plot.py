@@ -317,7 +317,7 @@ def _series_for(history, key):
     return found
 
 
-def training_curves(history_or_dict, keys=("loss", "accuracy"), axes=None, title=None,
+def training_curves(history_or_dict, keys=("cost", "loss", "accuracy"), axes=None, title=None,
                     xlabel=None):
     """Loss / accuracy curves, one panel per metric in ``keys``.
 

@@ -134,16 +134,16 @@ def histogram_figure(rows, row_labels=None, col_labels=None, title=None, panel=(
     nrows, ncols = len(rows), max(len(r) for r in rows)
     head = 0.16 * title_lines + 0.1                      # inches above each panel for its title
     top = 0.2 + 0.25 * (title.count("\n") + 1 if title else 0)    # inches for the figure title
-    width, height = panel[0] * ncols + 0.6, (panel[1] + head) * nrows + 0.3 + top
+    width, height = panel[0] * ncols + 0.8, (panel[1] + head + 0.1) * nrows + 0.3 + top
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     for i, r in enumerate(rows):
         for ax in axes[i, len(r):]:
             fig.delaxes(ax)
     plot.histogram_grid(rows, row_labels=row_labels, col_labels=col_labels, title=title,
                         axes=axes, **kwargs)
-    fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, bottom=0.35 / height,
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.35 / height,
                         top=1 - (top + head) / height, wspace=0.4,
-                        hspace=(head + 0.3) / panel[1])
+                        hspace=(head + 0.4) / panel[1])
     if kwargs.get("log"):
         from matplotlib.ticker import NullLocator
         for ax in fig.axes:

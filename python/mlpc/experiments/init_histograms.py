@@ -45,8 +45,8 @@ QUICK = dict(layers=4, batch=100, dtype="float32",
 
 _ALIASES = {"xavier": "lecun_normal", "glorot": "xavier_normal", "he": "he_normal",
             "lecun": "lecun_normal"}
-_LABELS = {"xavier": "Xavier σ=1/√n_in", "glorot": "Glorot σ=√(2/(n_in+n_out))",
-           "he": "He σ=√(2/n_in)"}
+_LABELS = {"xavier": "Xavier\nσ=1/√n_in", "glorot": "Glorot\nσ=√(2/(n_in+n_out))",
+           "he": "He\nσ=√(2/n_in)"}
 # activations whose outputs are bounded, and the |h| that counts as saturated for them
 _BOUNDED = {"tanh", "sigmoid", "softsign"}
 
