@@ -4,7 +4,6 @@ quadratic bowl, schedules, state_dict round trips, gradient clipping and fused t
 Gradients are produced by mlpc (cost + backward), copied, and fed both to the mlpc optimizer and
 to the reference update rule, so only the update rules are compared.
 """
-import math
 import os
 import sys
 

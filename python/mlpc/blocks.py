@@ -5,7 +5,6 @@ import numpy as np
 
 from . import _core
 from .layers import Layer, _check_features, _check_number
-from ._seed import draw_seed
 
 
 class BatchNorm(Layer):

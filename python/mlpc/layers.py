@@ -9,7 +9,6 @@ import numpy as np
 
 from . import _core
 from . import init as _init
-from ._seed import draw_seed
 
 
 def _check_features(name, value):

@@ -15,7 +15,6 @@ import ast
 import importlib
 import sys
 import time
-from pathlib import Path
 
 
 def _literal(text):
@@ -42,20 +41,8 @@ def _takes_data(name):
 
 
 def save(result, out, dpi=None):
-    """result.save(out), or the same files with figures at `dpi`; returns the paths."""
-    if dpi is None:
-        return result.save(out)
-    import matplotlib.pyplot as plt
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{result.name}.json"]
-    paths[0].write_text(result.to_json())
-    for suffix, fig in result.figures().items():
-        path = out / f"{result.name}_{suffix}.png"
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    """result.save(out), with figures at `dpi` when given; returns the paths."""
+    return result.save(out) if dpi is None else result.save(out, dpi=dpi)
 
 
 def main(argv=None):

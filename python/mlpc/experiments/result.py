@@ -38,7 +38,7 @@ class Result:
         return json.dumps(_jsonable({"name": self.name, "params": self.params,
                                      "stats": self.stats}), indent=1)
 
-    def save(self, out_dir):
+    def save(self, out_dir, dpi=90):
         """Write NAME.json and NAME_suffix.png for every figure into out_dir; returns the paths."""
         from pathlib import Path
         out = Path(out_dir)
@@ -48,7 +48,7 @@ class Result:
         import matplotlib.pyplot as plt
         for suffix, fig in self.figures().items():
             path = out / f"{self.name}_{suffix}.png"
-            fig.savefig(path, dpi=90)
+            fig.savefig(path, dpi=dpi)
             plt.close(fig)
             paths.append(path)
         return paths
