@@ -465,3 +465,16 @@ def test_sgd_step_matches_reference():
     # the cost reported is the cost before the update, with the penalty
     probe = make_net(3, l2=0.02)
     assert cost == pytest.approx(probe.cost(X, y, mlpc.SoftmaxCrossEntropy()), rel=1e-14)
+
+
+def test_calling_a_layer_of_a_network_leaves_the_network_as_it_was():
+    net = mlpc.Sequential(mlpc.Linear(3, 4), mlpc.Tanh(), mlpc.Linear(4, 2), dtype="float64",
+                          seed=1)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    before = net(x)
+    W, b = np.array(net[0].weight), np.array(net[0].bias)
+    y = net[0](x)                                    # the first layer alone
+    np.testing.assert_allclose(y, x @ W.T + b, rtol=1e-12)
+    assert net[0]._net is net                        # still part of its network
+    net[0].weight[...] += 1.0                        # and its weights are still the network's
+    assert not np.allclose(net(x), before)

@@ -5,6 +5,8 @@ network's memory and `layer.weight`, `layer.output`, `layer.grad_output` are Num
 A layer belongs to the last network built from it (building a new network from the same layer
 objects carries their current parameter values over).
 """
+import copy
+
 import numpy as np
 
 from . import _core
@@ -128,14 +130,17 @@ class Layer:
 
     # -- standalone use -------------------------------------------------------------------------
     def __call__(self, x):
-        """Apply this layer alone (through a one-layer network of x's dtype)."""
+        """Apply this layer alone (through a one-layer network of x's dtype). A layer that
+        belongs to a larger network runs as a copy, so that network is left as it was."""
         from .network import Sequential
         x = np.asarray(x)
         dtype = "float64" if x.dtype == np.float64 else "float32"
         net = self._net
-        if net is None or len(net) != 1 or net.dtype != dtype or \
+        if net is None or not net._standalone or net.dtype != dtype or \
                 (self.in_features is None and x.ndim == 2 and net.in_features != x.shape[1]):
-            net = Sequential(self, dtype=dtype)   # built now, or lazily by its first forward
+            layer = self if net is None or net._standalone else copy.copy(self)
+            net = Sequential(layer, dtype=dtype)   # built now, or lazily by its first forward
+            net._standalone = True
         return net.forward(x)
 
     def extra_repr(self):

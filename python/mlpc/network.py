@@ -46,6 +46,7 @@ class Sequential(Layer):
         self.dtype = _dtype_name(dtype)
         self.seed = seed
         self._core = None
+        self._standalone = False   # made by a layer's own __call__
         self._training = True
         self._l2 = 0.0
         self.l2 = l2
