@@ -279,6 +279,16 @@ double mlpc_net_grad_norm(const mlpc_net *net)
     return DISPATCH(mlpc_grad_norm, net->grads, net->nparams);
 }
 
+int mlpc_net_moments(const mlpc_net *net, double *stats, int grads)
+{
+    if (!net->forward_done) return MLPC_ESTATE;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        const void *x = grads ? mlpc_net_grad_output(net, l) : mlpc_net_output(net, l);
+        DISPATCH(mlpc_moments, stats + 4 * l, NULL, x, net->N * net->layers[l].out, 0, 0.0, 0.0);
+    }
+    return MLPC_OK;
+}
+
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
 {
     DISPATCH(mlpc_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,

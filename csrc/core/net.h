@@ -87,6 +87,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
 /* One optimizer update from the gradients as they are. */
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg);
 double mlpc_net_grad_norm(const mlpc_net *net);
+/* stats (nlayers, 4): mean, std, zero fraction and L2 norm of every layer's output (or, with
+ * grads, of ∂J/∂output) for the current batch, by mlpc_moments. Needs a forward pass. */
+int mlpc_net_moments(const mlpc_net *net, double *stats, int grads);
 
 /* Addresses inside the blocks, valid until the next mlpc_net_reserve. */
 void *mlpc_net_output(const mlpc_net *net, size_t layer);       /* (N, layers[layer].out) */

@@ -269,6 +269,30 @@ static PyObject *Net_grad_norm(NetObject *self, PyObject *Py_UNUSED(ignored))
     return net ? PyFloat_FromDouble(mlpc_net_grad_norm(net)) : NULL;
 }
 
+/* layer_moments(grads) -> (nlayers, 4) float64: mean, std, zero fraction, norm of every layer's
+ * output (or output gradient) in one call; None before a forward pass */
+static PyObject *Net_layer_moments(NetObject *self, PyObject *arg)
+{
+    mlpc_net *net = get_net(self);
+    int grads = PyObject_IsTrue(arg);
+    if (!net || grads < 0) return NULL;
+    if (!net->forward_done) Py_RETURN_NONE;
+    npy_intp dims[2] = {(npy_intp)net->nlayers, 4};
+    PyObject *stats = PyArray_SimpleNew(2, dims, NPY_FLOAT64);
+    if (!stats) return NULL;
+    double *data = PyArray_DATA((PyArrayObject *)stats);
+    int rc;
+    CORE_CALL(self, rc, mlpc_net_moments(net, data, grads));
+    if (rc) {
+        Py_DECREF(stats);
+        return mlpc_raise(rc, "layer_moments");
+    }
+    return stats;
+fail:
+    Py_DECREF(stats);
+    return NULL;
+}
+
 /* tensors() -> [(layer, rows, cols, is_weight)] in parameter order */
 static PyObject *Net_tensors(NetObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -468,6 +492,8 @@ static PyMethodDef Net_methods[] = {
     {"penalty", (PyCFunction)Net_penalty, METH_NOARGS, "l2 * sum of squared weights"},
     {"zero_grad", (PyCFunction)Net_zero_grad, METH_NOARGS, "zero every parameter gradient"},
     {"grad_norm", (PyCFunction)Net_grad_norm, METH_NOARGS, "global L2 norm of the gradients"},
+    {"layer_moments", (PyCFunction)Net_layer_moments, METH_O,
+     "layer_moments(grads) -> (layers, 4): mean, std, zero fraction, norm per layer"},
     {"tensors", (PyCFunction)Net_tensors, METH_NOARGS, "[(layer, rows, cols, is_weight)]"},
     {"param", (PyCFunction)Net_param, METH_O, "param(t) -> writeable view of tensor t"},
     {"grad", (PyCFunction)Net_grad, METH_O, "grad(t) -> view of tensor t's gradient"},

@@ -530,6 +530,17 @@ class EarlyStopping(Callback):
                 f"mode={self.mode!r}, restore_best={self.restore_best})")
 
 
+class _LayerView:
+    """Getter of one layer's output (or output gradient) view; knows the layer's index so the
+    recorder can read that layer's row of a fused statistics table instead."""
+
+    def __init__(self, view, layer_index):
+        self.view, self.layer_index = view, layer_index
+
+    def __call__(self):
+        return self.view(self.layer_index)
+
+
 class Recorder(Callback):
     """Snapshots of per-layer statistics at chosen training steps.
 
@@ -630,11 +641,10 @@ class Recorder(Callback):
         for name, layer in net.named_layers():
             if not self._wanted(name, layer):
                 continue
-            index = layer._index
             if "output" in self.what:
-                sources.append(((name, "output"), lambda i=index: core.output(i)))
+                sources.append(((name, "output"), _LayerView(core.output, layer._index)))
             if "grad_output" in self.what:
-                sources.append(((name, "grad_output"), lambda i=index: core.grad_output(i)))
+                sources.append(((name, "grad_output"), _LayerView(core.grad_output, layer._index)))
             for pname, value, grad in layer.named_parameters(name + "."):
                 if "param" in self.what:
                     sources.append(((pname, "param"), lambda v=value: v))
@@ -674,18 +684,36 @@ class Recorder(Callback):
         self._record(self._sources(net),
                      len(self.recorded_steps) if step is None else int(step), epoch)
 
+    def _fused(self, quantity):
+        """Whether moments alone are wanted for layer outputs or output gradients: then one C
+        call (Net.layer_moments) serves every layer of the snapshot."""
+        if quantity not in ("output", "grad_output") or self.keep_values:
+            return False
+        r = self._range
+        return r is None or (isinstance(r, dict) and r.get(quantity) is None)
+
     def _record(self, sources, step, epoch):
         s = len(self.recorded_steps)
         moments = _core.moments
+        tables = {}
         for key, get in sources:
-            x = get()
-            if x is None:
-                continue
-            r = self._range_for(key, x)
-            if r is None:
-                stats, counts = moments(x)
+            if self._fused(key[1]):
+                if key[1] not in tables:
+                    table = self.net._ensure_core().layer_moments(key[1] == "grad_output")
+                    tables[key[1]] = None if table is None else table.tolist()
+                table = tables[key[1]]
+                if table is None:
+                    continue
+                stats, counts = table[get.layer_index], None
             else:
-                stats, counts = moments(x, self.bins, r[0], r[1])
+                x = get()
+                if x is None:
+                    continue
+                r = self._range_for(key, x)
+                if r is None:
+                    stats, counts = moments(x)
+                else:
+                    stats, counts = moments(x, self.bins, r[0], r[1])
             lst = self._stats.get(key)
             if lst is None:
                 lst = self._stats[key] = []
@@ -698,7 +726,7 @@ class Recorder(Callback):
                 self._values[key].append(None)
             lst.append(stats)
             self._counts[key].append(counts)
-            self._values[key].append(np.array(x) if self.keep_values else None)
+            self._values[key].append(np.array(get()) if self.keep_values else None)
         self.recorded_steps.append(step)
         self.recorded_epochs.append(epoch)
 
