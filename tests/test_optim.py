@@ -45,6 +45,14 @@ def grads_of(net):
     return [np.array(g) for _, _, g in net.named_parameters()]
 
 
+def backprop(net, X, y):
+    """Fill the gradients of J = loss + penalty for one batch, from zero; returns copies."""
+    net.zero_grad()
+    net.cost(X, y, LOSS)
+    net.backward()
+    return grads_of(net)
+
+
 def decay_mask(net):
     """True for the tensors weight decay applies to by default: Linear weight matrices."""
     linear = {name for name, layer in net.named_layers() if isinstance(layer, mlpc.Linear)}
@@ -131,10 +139,7 @@ def run_against_reference(make_opt, fn, hyper, steps, decay_all=False, net=None)
     reference = RefOptimizer(fn, mask, weight_decay=wd, **hyper)
     expected = params_of(net)
     for X, y in batches(steps):
-        net.zero_grad()
-        net.cost(X, y, LOSS)
-        net.backward()
-        grads = grads_of(net)
+        grads = backprop(net, X, y)
         opt.step()
         expected = reference.step(expected, grads)
         assert_params_close(params_of(net), expected)
@@ -195,10 +200,7 @@ def test_momentum_notes_form_equals_pytorch_form():
     w = params_of(net)
     buf = [np.zeros_like(p) for p in w]
     for X, y in batches(6):
-        net.zero_grad()
-        net.cost(X, y, LOSS)
-        net.backward()
-        g = grads_of(net)
+        g = backprop(net, X, y)
         opt.step()
         buf = [mu * b + gi for b, gi in zip(buf, g)]
         w = [p - lr * b for p, b in zip(w, buf)]
@@ -213,10 +215,7 @@ def test_momentum_with_schedule_follows_notes_form():
     reference = RefOptimizer(ref.sgd_step, decay_mask(net), momentum=0.9)
     expected = params_of(net)
     for t, (X, y) in enumerate(batches(6)):
-        net.zero_grad()
-        net.cost(X, y, LOSS)
-        net.backward()
-        g = grads_of(net)
+        g = backprop(net, X, y)
         opt.step()
         expected = reference.step(expected, g, lr=sched(t))
         assert_params_close(params_of(net), expected)
@@ -540,10 +539,7 @@ def test_fused_clip_norm_against_reference():
     reference = RefOptimizer(ref.adam_step, decay_mask(net), lr=0.01)
     expected = params_of(net)
     for X, y in batches(3):
-        net.zero_grad()
-        net.cost(X, y, LOSS)
-        net.backward()
-        raw = grads_of(net)
+        raw = backprop(net, X, y)
         opt.step()
         clipped, total = ref.clip_grad_norm(raw, 0.05, eps=0.0)
         assert total > 0.05

@@ -220,9 +220,6 @@ fail:
 }
 
 /* train_step(X, targets, loss_kind, optimizer) -> cost including the penalty */
-PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *net, PyArrayObject *x,
-                                    mlpc_loss loss, PyArrayObject *labels, PyArrayObject *rows);
-
 static PyObject *Net_train_step(NetObject *self, PyObject *args)
 {
     PyObject *x_obj, *targets, *opt;

@@ -46,6 +46,10 @@ typedef struct {
 /* Marks the network busy (RuntimeError if it already is); pair with net_release. */
 int mlpc_net_acquire(NetObject *self);
 void mlpc_net_release(NetObject *self);
+/* Net.train_step's second half, in optim_type.c: reserves, runs mlpc_net_train_step with the
+ * optimizer's state, and takes over the reference to x (it becomes the network's input). */
+PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *net, PyArrayObject *x,
+                                    mlpc_loss loss, PyArrayObject *labels, PyArrayObject *rows);
 /* Converts targets for a loss: int labels (N,) for softmax cross-entropy, else rows (N, K). */
 int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                  PyArrayObject **labels, PyArrayObject **rows);

@@ -7,26 +7,18 @@ from . import _core
 from .layers import Layer, _check_features, _check_number
 
 
-class BatchNorm(Layer):
-    """Batch normalization (Ioffe & Szegedy 2015), per unit over the mini-batch.
+class _Normalization(Layer):
+    """What batch and layer normalization share: standardize, then y = γ x̂ + β per unit
+    (γ = "weight", β = "bias", when affine); they differ in the axis the statistics run over."""
 
-    Training mode: x̂ = (x − μ_B)/√(σ²_B + eps) with the batch mean and the biased batch variance
-    (divided by N), then y = γ x̂ + β (γ = "weight", β = "bias", when affine). The running averages
-    are updated as running = (1 − momentum)·running + momentum·batch statistic, i.e. momentum is
-    1 − α of the notes' μ̄ ← α μ̄ + (1 − α) μ_B; the UNBIASED batch variance (× N/(N − 1)) goes into
-    running_var, as in PyTorch. Eval mode normalizes with running_mean and running_var.
-    The backward pass is the full derivation through μ_B and σ²_B. A batch of one in training mode
-    raises ValueError (its variance is zero)."""
+    _kind = None
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+    def __init__(self, num_features, eps=1e-5, affine=True):
         super().__init__()
         self.in_features = self.num_features = _check_features("num_features", num_features)
         self.eps = _check_number("eps", eps, 0.0)
-        self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
         self.affine = bool(affine)
         self.param_names = ("weight", "bias") if self.affine else ()
-
-    _kind = _core.LAYER_BATCHNORM
 
     def _specs(self, width, specs, seeds):
         if width != self.num_features:
@@ -36,6 +28,27 @@ class BatchNorm(Layer):
         specs.append({"kind": self._kind, "in": width, "out": width, "option": int(self.affine),
                       "alpha": self.eps, "momentum": getattr(self, "momentum", 0.0)})
         return width
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+
+class BatchNorm(_Normalization):
+    """Batch normalization (Ioffe & Szegedy 2015), per unit over the mini-batch.
+
+    Training mode: x̂ = (x − μ_B)/√(σ²_B + eps) with the batch mean and the biased batch variance
+    (divided by N), then y = γ x̂ + β. The running averages are updated as
+    running = (1 − momentum)·running + momentum·batch statistic, i.e. momentum is 1 − α of the
+    notes' μ̄ ← α μ̄ + (1 − α) μ_B; the UNBIASED batch variance (× N/(N − 1)) goes into
+    running_var, as in PyTorch. Eval mode normalizes with running_mean and running_var.
+    The backward pass is the full derivation through μ_B and σ²_B. A batch of one in training mode
+    raises ValueError (its variance is zero)."""
+
+    _kind = _core.LAYER_BATCHNORM
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        super().__init__(num_features, eps, affine)
+        self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
 
     def _bind(self, net, tensor_of_spec):
         old = (np.array(self.running_mean), np.array(self.running_var)) \
@@ -57,7 +70,7 @@ class BatchNorm(Layer):
                 f"affine={self.affine}")
 
 
-class LayerNorm(BatchNorm):
+class LayerNorm(_Normalization):
     """Layer normalization (Ba et al. 2016): each example normalized over its own units,
     x̂ = (x − mean)/√(var + eps) (biased variance, as in PyTorch), y = γ x̂ + β. Same in training
     and eval. The notes' form ψ(√(n−1)/s · diag(v)(z − z̄1) + u) with s = ‖z − z̄1‖₂ divides by
@@ -65,24 +78,6 @@ class LayerNorm(BatchNorm):
     so it is this layer with γ = √((n−1)/n)·v, β = u (and eps = 0)."""
 
     _kind = _core.LAYER_LAYERNORM
-
-    def __init__(self, num_features, eps=1e-5, affine=True):
-        Layer.__init__(self)
-        self.in_features = self.num_features = _check_features("num_features", num_features)
-        self.eps = _check_number("eps", eps, 0.0)
-        self.affine = bool(affine)
-        self.param_names = ("weight", "bias") if self.affine else ()
-
-    _bind = Layer._bind
-
-    @property
-    def running_mean(self):
-        raise AttributeError("LayerNorm keeps no running statistics")
-
-    running_var = running_mean
-
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
 
 
 class Dropout(Layer):

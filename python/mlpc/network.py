@@ -248,7 +248,7 @@ class Sequential(Layer):
     def named_buffers(self, prefix=""):
         """(name, array) of the running statistics of batch-norm layers."""
         for name, layer in self.named_layers(prefix):
-            if type(layer) is BatchNorm:
+            if isinstance(layer, BatchNorm):
                 yield name + ".running_mean", layer.running_mean
                 yield name + ".running_var", layer.running_var
 

@@ -334,7 +334,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
 
     n = len(X)
     kind = _accuracy_kind(loss_fn, y)
-    has_bn = any(type(layer) is BatchNorm for _, layer in net.named_layers())
+    has_bn = any(isinstance(layer, BatchNorm) for _, layer in net.named_layers())
     bounds = _batch_bounds(n, batch_size, has_bn)
     rng = np.random.default_rng(seed)
     history = History()
