@@ -1,5 +1,6 @@
 /* Network construction, memory, and the dtype dispatch of the passes in net.inc. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
@@ -279,12 +280,40 @@ double mlpc_net_grad_norm(const mlpc_net *net)
     return DISPATCH(mlpc_grad_norm, net->grads, net->nparams);
 }
 
-int mlpc_net_moments(const mlpc_net *net, double *stats, int grads)
+int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
+                      size_t bins, double *stats, int64_t *counts)
 {
-    if (!net->forward_done) return MLPC_ESTATE;
-    for (size_t l = 0; l < net->nlayers; l++) {
-        const void *x = grads ? mlpc_net_grad_output(net, l) : mlpc_net_output(net, l);
-        DISPATCH(mlpc_moments, stats + 4 * l, NULL, x, net->N * net->layers[l].out, 0, 0.0, 0.0);
+    for (size_t s = 0; s < nsources; s++) {
+        const mlpc_source *src = &sources[s];
+        int on_layer = src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT;
+        int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD;
+        if (!(on_layer && src->index < net->nlayers) && !(on_tensor && src->index < net->ntensors))
+            return MLPC_EINVAL;
+        if (src->lo < src->hi && (bins == 0 || bins > INT32_MAX - 1)) return MLPC_EINVAL;
+    }
+    size_t k = 0;
+    for (size_t s = 0; s < nsources; s++) {
+        const mlpc_source *src = &sources[s];
+        const void *x = NULL;
+        size_t n = 0;
+        if (src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD) {
+            const mlpc_tensor *T = &net->tensors[src->index];
+            const char *block = src->kind == MLPC_SOURCE_PARAM ? net->params : net->grads;
+            x = block + T->offset * net->elsize;
+            n = T->size;
+        } else if (net->forward_done) {
+            x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
+                                                : mlpc_net_grad_output(net, src->index);
+            n = net->N * net->layers[src->index].out;
+        }
+        int64_t *hist = src->lo < src->hi ? counts + bins * k++ : NULL;
+        if (!x) {
+            for (int j = 0; j < 4; j++) stats[4 * s + j] = NAN;
+            if (hist) memset(hist, 0, bins * sizeof *hist);
+            continue;
+        }
+        DISPATCH(mlpc_moments, stats + 4 * s, x, n);
+        if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
     }
     return MLPC_OK;
 }

@@ -87,9 +87,24 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
 /* One optimizer update from the gradients as they are. */
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg);
 double mlpc_net_grad_norm(const mlpc_net *net);
-/* stats (nlayers, 4): mean, std, zero fraction and L2 norm of every layer's output (or, with
- * grads, of ∂J/∂output) for the current batch, by mlpc_moments. Needs a forward pass. */
-int mlpc_net_moments(const mlpc_net *net, double *stats, int grads);
+
+/* What the recorder reads: a layer's output or ∂J/∂output for the current batch, or a parameter
+ * tensor or its gradient. lo < hi asks for a histogram over [lo, hi] besides the moments. */
+typedef enum {
+    MLPC_SOURCE_OUTPUT, MLPC_SOURCE_GRAD_OUTPUT, MLPC_SOURCE_PARAM, MLPC_SOURCE_GRAD
+} mlpc_source_kind;
+typedef struct {
+    mlpc_source_kind kind;
+    size_t index;            /* a layer (OUTPUT, GRAD_OUTPUT) or a tensor (PARAM, GRAD) */
+    double lo, hi;
+} mlpc_source;
+/* One snapshot in one call: stats[4s .. 4s + 4) = mlpc_moments of source s; the k-th source with
+ * a histogram writes counts[k·bins .. (k + 1)·bins) by mlpc_histogram. Before a forward pass a
+ * layer's output and output gradient have NaN stats and zero counts. Every source is checked
+ * before anything is written. */
+int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources /* (nsources) */,
+                      size_t nsources, size_t bins, double *stats /* (nsources, 4) */,
+                      int64_t *counts /* (sources with a histogram, bins) */);
 
 /* Addresses inside the blocks, valid until the next mlpc_net_reserve. */
 void *mlpc_net_output(const mlpc_net *net, size_t layer);       /* (N, layers[layer].out) */

@@ -180,7 +180,7 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     Py_ssize_t bins = 0;
     double lo = 0, hi = 0;
     if (!PyArg_ParseTuple(args, "O|ndd", &x_obj, &bins, &lo, &hi)) return NULL;
-    if (bins < 0 || (bins > 0 && !(hi > lo))) {
+    if (bins < 0 || bins > INT32_MAX - 1 || (bins > 0 && !(hi > lo))) {
         PyErr_Format(PyExc_ValueError, "moments: need bins >= 0 and lo < hi, got %zd, %g, %g",
                      bins, lo, hi);
         return NULL;
@@ -195,11 +195,13 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
         if (!counts) { Py_DECREF(x); return NULL; }
     }
     double st[4];
-    int64_t *cp = counts ? PyArray_DATA((PyArrayObject *)counts) : NULL;
     size_t n = (size_t)PyArray_SIZE(x);
     void *xp = PyArray_DATA(x);
     Py_BEGIN_ALLOW_THREADS
-    MLPC_BY_DTYPE(tn, mlpc_moments, st, cp, xp, n, (size_t)bins, lo, hi);
+    MLPC_BY_DTYPE(tn, mlpc_moments, st, xp, n);
+    if (counts)
+        MLPC_BY_DTYPE(tn, mlpc_histogram, PyArray_DATA((PyArrayObject *)counts), xp, n,
+                      (size_t)bins, lo, hi);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     if (!counts) { Py_INCREF(Py_None); counts = Py_None; }
@@ -252,6 +254,8 @@ PyMODINIT_FUNC PyInit__core(void)
         {"OPT_SGD", MLPC_SGD}, {"OPT_ADAGRAD", MLPC_ADAGRAD}, {"OPT_RMSPROP", MLPC_RMSPROP},
         {"OPT_ADAM", MLPC_ADAM}, {"OPT_ADAMW", MLPC_ADAMW},
         {"FLOAT32", MLPC_FLOAT32}, {"FLOAT64", MLPC_FLOAT64},
+        {"SOURCE_OUTPUT", MLPC_SOURCE_OUTPUT}, {"SOURCE_GRAD_OUTPUT", MLPC_SOURCE_GRAD_OUTPUT},
+        {"SOURCE_PARAM", MLPC_SOURCE_PARAM}, {"SOURCE_GRAD", MLPC_SOURCE_GRAD},
     };
     for (size_t i = 0; i < sizeof constants / sizeof *constants; i++)
         if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {

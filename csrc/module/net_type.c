@@ -266,28 +266,63 @@ static PyObject *Net_grad_norm(NetObject *self, PyObject *Py_UNUSED(ignored))
     return net ? PyFloat_FromDouble(mlpc_net_grad_norm(net)) : NULL;
 }
 
-/* layer_moments(grads) -> (nlayers, 4) float64: mean, std, zero fraction, norm of every layer's
- * output (or output gradient) in one call; None before a forward pass */
-static PyObject *Net_layer_moments(NetObject *self, PyObject *arg)
+/* snapshot(which, ranges, bins) -> (stats (K, 4), counts (H, bins)): the recorder's statistics of
+ * K sources in one call. which: int64 (K, 2) rows (kind, index) of mlpc_source_kind and a layer
+ * or tensor index; ranges: float64 (K, 2) rows (lo, hi), a histogram for the H rows with lo < hi */
+static PyObject *Net_snapshot(NetObject *self, PyObject *args)
 {
+    PyObject *which_obj, *ranges_obj, *result = NULL, *stats = NULL, *counts = NULL;
+    Py_ssize_t bins;
     mlpc_net *net = get_net(self);
-    int grads = PyObject_IsTrue(arg);
-    if (!net || grads < 0) return NULL;
-    if (!net->forward_done) Py_RETURN_NONE;
-    npy_intp dims[2] = {(npy_intp)net->nlayers, 4};
-    PyObject *stats = PyArray_SimpleNew(2, dims, NPY_FLOAT64);
-    if (!stats) return NULL;
-    double *data = PyArray_DATA((PyArrayObject *)stats);
-    int rc;
-    CORE_CALL(self, rc, mlpc_net_moments(net, data, grads));
-    if (rc) {
-        Py_DECREF(stats);
-        return mlpc_raise(rc, "layer_moments");
+    if (!net || !PyArg_ParseTuple(args, "OOn", &which_obj, &ranges_obj, &bins)) return NULL;
+    npy_intp dims[2] = {-1, 2};
+    PyArrayObject *which = mlpc_as_array(which_obj, NPY_INT64, 2, dims, "which", "(K, 2)");
+    if (!which) return NULL;
+    dims[0] = PyArray_DIM(which, 0);
+    PyArrayObject *ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", "(K, 2)");
+    mlpc_source *sources = PyMem_Calloc((size_t)dims[0], sizeof *sources);
+    if (!ranges || !sources) {
+        if (ranges) PyErr_NoMemory();
+        goto done;
     }
-    return stats;
+    const int64_t *w = PyArray_DATA(which);
+    const double *r = PyArray_DATA(ranges);
+    npy_intp H = 0;
+    for (npy_intp s = 0; s < dims[0]; s++) {
+        if (w[2 * s] < 0 || w[2 * s + 1] < 0) {
+            PyErr_Format(PyExc_ValueError, "snapshot: source %zd has a negative kind or index",
+                         (Py_ssize_t)s);
+            goto done;
+        }
+        sources[s] = (mlpc_source){(mlpc_source_kind)w[2 * s], (size_t)w[2 * s + 1], r[2 * s],
+                                   r[2 * s + 1]};
+        H += r[2 * s] < r[2 * s + 1];
+    }
+    if (bins < 0 || (H && (bins == 0 || bins > INT32_MAX - 1))) {
+        PyErr_Format(PyExc_ValueError, "snapshot: bins must be in [1, 2^31 - 1), got %zd", bins);
+        goto done;
+    }
+    npy_intp sd[2] = {dims[0], 4}, cd[2] = {H, bins};
+    stats = PyArray_SimpleNew(2, sd, NPY_FLOAT64);
+    counts = PyArray_SimpleNew(2, cd, NPY_INT64);
+    if (!stats || !counts) goto done;
+    int rc;
+    CORE_CALL(self, rc, mlpc_net_snapshot(net, sources, (size_t)dims[0], (size_t)bins,
+                                          PyArray_DATA((PyArrayObject *)stats),
+                                          PyArray_DATA((PyArrayObject *)counts)));
+    if (rc) {
+        mlpc_raise(rc, "snapshot: a source is out of range");
+        goto done;
+    }
+    result = PyTuple_Pack(2, stats, counts);
 fail:
-    Py_DECREF(stats);
-    return NULL;
+done:
+    PyMem_Free(sources);
+    Py_DECREF(which);
+    Py_XDECREF(ranges);
+    Py_XDECREF(stats);
+    Py_XDECREF(counts);
+    return result;
 }
 
 /* tensors() -> [(layer, rows, cols, is_weight)] in parameter order */
@@ -489,8 +524,8 @@ static PyMethodDef Net_methods[] = {
     {"penalty", (PyCFunction)Net_penalty, METH_NOARGS, "l2 * sum of squared weights"},
     {"zero_grad", (PyCFunction)Net_zero_grad, METH_NOARGS, "zero every parameter gradient"},
     {"grad_norm", (PyCFunction)Net_grad_norm, METH_NOARGS, "global L2 norm of the gradients"},
-    {"layer_moments", (PyCFunction)Net_layer_moments, METH_O,
-     "layer_moments(grads) -> (layers, 4): mean, std, zero fraction, norm per layer"},
+    {"snapshot", (PyCFunction)Net_snapshot, METH_VARARGS,
+     "snapshot(which, ranges, bins) -> (stats, counts): the recorder's statistics"},
     {"tensors", (PyCFunction)Net_tensors, METH_NOARGS, "[(layer, rows, cols, is_weight)]"},
     {"param", (PyCFunction)Net_param, METH_O, "param(t) -> writeable view of tensor t"},
     {"grad", (PyCFunction)Net_grad, METH_O, "grad(t) -> view of tensor t's gradient"},

@@ -18,7 +18,8 @@ from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
 from .gradcheck import gradcheck
-from .training import fit, evaluate, History, Callback, EarlyStopping, Recorder
+from .training import fit, evaluate, History, Callback, EarlyStopping
+from .recorder import Recorder
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
 from . import init, schedules, testing, data, plot, training, serialize
 

@@ -1,0 +1,304 @@
+"""mlpc.Recorder: per-layer statistics of activations and gradients at chosen training steps.
+
+    rec = mlpc.Recorder(what=("output", "grad_output"), range=(-5, 5))
+    mlpc.fit(net, loss_fn, opt, X, y, epochs=3, callbacks=[rec])
+    rec.moments("2", "output")["std"]          # one entry per recorded step
+    counts, edges = rec.histogram("2", "output", index=-1)
+
+A snapshot is one C call (``Net.snapshot``) that computes the moments and histograms of every
+recorded tensor straight from the network's buffers, and the results go into preallocated
+arrays; nothing is copied unless keep_values=True.
+"""
+import math
+
+import numpy as np
+
+from . import _core
+from .training import Callback, _check_int
+
+__all__ = ["Recorder"]
+
+_KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
+         "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD}
+
+
+class _Plan:
+    """What one network's snapshot reads: keys, the core's (kind, index) of each, and getters
+    of the arrays themselves (for keep_values and "auto" ranges)."""
+
+    def __init__(self, net, what, wanted):
+        core = net._ensure_core()
+        self.core = core
+        self.keys, which, self.getters = [], [], []
+        view = {"output": core.output, "grad_output": core.grad_output,
+                "param": core.param, "grad": core.grad}
+
+        def add(key, quantity, index):
+            self.keys.append(key)
+            which.append((_KIND[quantity], index))
+            self.getters.append(lambda: view[quantity](index))
+
+        for name, layer in net.named_layers():
+            if not wanted(name, layer):
+                continue
+            for q in ("output", "grad_output"):
+                if q in what:
+                    add((name, q), q, layer._index)
+            for k, pname in enumerate(layer.param_names):
+                for q in ("param", "grad"):
+                    if q in what:
+                        add((f"{name}.{pname}", q), q, layer._tensor + k)
+        self.which = np.array(which, dtype=np.int64).reshape(-1, 2)
+        self.ranges = None           # (K, 2) float64 once every key's range is known
+
+
+class Recorder(Callback):
+    """Snapshots of per-layer statistics at chosen training steps.
+
+    Recorder(steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+             range=None, keep_values=False)
+
+    steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
+    step -> bool, or None for every step.
+    what: quantities to record: "output" (layer.output, the activations of the batch just
+    trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
+    parameter's gradient) and "param" (each parameter's value after the update).
+    layers: None for every computing layer, or names ("0", "2.1") and/or layer classes.
+    For each (name, quantity) the core computes in C: mean, std (population), zero fraction
+    (exact zeros), L2 norm, and, when a range is given, counts in `bins` equal bins over
+    [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins, hi itself in the
+    last bin; values outside are not counted).
+    range: (lo, hi) for every quantity, a dict {quantity: (lo, hi)}, or "auto" (each tensor's
+    [min, max] at its first snapshot, then fixed); None (default): moments only.
+    keep_values=True also keeps a copy of every recorded array.
+    Layer names are those of net.named_layers() ("0", "1", ...), parameter names those of
+    net.named_parameters() ("0.weight"). A layer's output before any forward pass is recorded
+    as NaN moments.
+
+    Results: recorded_steps, recorded_epochs, keys() -> [(name, quantity)],
+    moments(name, quantity) -> {"mean", "std", "zero_fraction", "norm": arrays over snapshots},
+    histogram(name, quantity, index=-1) -> (counts, edges), counts(name, quantity) -> (S, bins),
+    values(name, quantity, index=-1), plot(quantity, index=-1) (needs keep_values).
+    It can also be used without fit: record(net, step) after a train_step.
+    """
+
+    QUANTITIES = ("output", "grad_output", "grad", "param")
+    STATS = ("mean", "std", "zero_fraction", "norm")
+
+    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+                 range=None, keep_values=False):
+        if steps is None or callable(steps):
+            self._select = steps
+        else:
+            try:
+                chosen = {int(s) for s in steps}
+            except (TypeError, ValueError):
+                raise TypeError("steps must be None, a callable, or an iterable of ints") from None
+            self._select = chosen.__contains__
+        if isinstance(what, str):
+            what = (what,)
+        for q in what:
+            if q not in self.QUANTITIES:
+                raise ValueError(f"unknown quantity {q!r}; choose from {self.QUANTITIES}")
+        self.what = tuple(what)
+        self.layers = layers
+        self.bins = _check_int("bins", bins, 1)
+        if self.bins >= 2 ** 31 - 1:
+            raise ValueError(f"bins must be < 2**31 - 1, got {bins}")
+        if range is None or range == "auto":
+            self._range = range
+        elif isinstance(range, dict):
+            self._range = {q: self._check_range(r) for q, r in range.items()}
+            for q in self._range:
+                if q not in self.QUANTITIES:
+                    raise ValueError(f"range: unknown quantity {q!r}")
+        else:
+            self._range = self._check_range(range)
+        self.keep_values = bool(keep_values)
+        self.net = None
+        self._plan = None
+        self.clear()
+
+    @staticmethod
+    def _check_range(r):
+        try:
+            lo, hi = (float(v) for v in r)
+        except (TypeError, ValueError):
+            raise TypeError(f"a range is a pair (lo, hi), got {r!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            raise ValueError(f"a range needs finite lo < hi, got {r!r}")
+        return lo, hi
+
+    def clear(self):
+        """Forget every snapshot (the histogram ranges chosen by "auto" too)."""
+        self.recorded_steps = []
+        self.recorded_epochs = []
+        self.ranges = {}
+        self._column = {}                        # key -> column of _stats
+        self._hist_column = {}                   # key -> column of _counts (keys with a range)
+        self._stats = np.full((0, 0, 4), np.nan)
+        self._counts = np.zeros((0, 0, self.bins), np.int64)
+        self._values = {}
+        if self._plan is not None:
+            self._plan.ranges = None             # columns and ranges are chosen anew
+
+    # -- what to read --------------------------------------------------------------------------
+    def _wanted(self, name, layer):
+        if self.layers is None:
+            return True
+        for sel in self.layers:
+            if isinstance(sel, type) and isinstance(layer, sel):
+                return True
+            if isinstance(sel, (str, int)) and str(sel) == name:
+                return True
+        return False
+
+    def _range_for(self, key, get):
+        """The histogram range of a key (None: moments only), fixed at its first snapshot;
+        "auto" waits for a snapshot that has values."""
+        if key in self.ranges:
+            return self.ranges[key]
+        r = self._range
+        if isinstance(r, dict):
+            r = r.get(key[1])
+        elif r == "auto":
+            x = get()
+            if x is None:
+                return None
+            finite = x[np.isfinite(x)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+            if not hi > lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            r = (lo, hi)
+        self.ranges[key] = r
+        return r
+
+    def _prepare(self, plan):
+        """The plan's (K, 2) float64 ranges (NaN rows: no histogram) and its storage columns;
+        keys seen for the first time get new columns, NaN/zero for the snapshots before."""
+        if plan.ranges is not None:
+            return plan.ranges
+        ranges = [self._range_for(key, get) or (math.nan, math.nan)
+                  for key, get in zip(plan.keys, plan.getters)]
+        ranges = np.array(ranges, dtype=np.float64).reshape(-1, 2)
+        hist = [key for key, (lo, hi) in zip(plan.keys, ranges) if lo < hi]
+        new = [k for k in plan.keys if k not in self._column]
+        new_hist = [k for k in hist if k not in self._hist_column]
+        S = self._stats.shape[0]
+        if new:
+            self._stats = np.concatenate([self._stats, np.full((S, len(new), 4), np.nan)], 1)
+            for k in new:
+                self._column[k] = len(self._column)
+                if self.keep_values:
+                    self._values[k] = [None] * len(self.recorded_steps)
+        if new_hist:
+            self._counts = np.concatenate(
+                [self._counts, np.zeros((S, len(new_hist), self.bins), np.int64)], 1)
+            for k in new_hist:
+                self._hist_column[k] = len(self._hist_column)
+        plan.columns = _as_index([self._column[k] for k in plan.keys])
+        plan.hist_columns = _as_index([self._hist_column[k] for k in hist])
+        if all(k in self.ranges for k in plan.keys):
+            plan.ranges = ranges
+        return ranges
+
+    # -- recording ---------------------------------------------------------------------------
+    def on_train_begin(self, fit):
+        self.net = fit.net
+        self._plan = _Plan(fit.net, self.what, self._wanted)
+
+    def on_step_end(self, step, info):
+        if self._select is None or self._select(step):
+            self._record(self._plan, step, info.get("epoch"))
+
+    def record(self, net, step=None, epoch=None):
+        """Take a snapshot of `net` as the last forward/backward left it."""
+        if self._plan is None or self.net is not net or self._plan.core is not net._core:
+            self._plan = _Plan(net, self.what, self._wanted)
+        self.net = net
+        self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch)
+
+    def _record(self, plan, step, epoch):
+        stats, counts = plan.core.snapshot(plan.which, self._prepare(plan), self.bins)
+        s = len(self.recorded_steps)
+        if s == self._stats.shape[0]:                       # grow by doubling
+            grow = max(16, s)
+            self._stats = np.concatenate(
+                [self._stats, np.full((grow,) + self._stats.shape[1:], np.nan)])
+            self._counts = np.concatenate(
+                [self._counts, np.zeros((grow,) + self._counts.shape[1:], np.int64)])
+        self._stats[s, plan.columns] = stats
+        self._counts[s, plan.hist_columns] = counts
+        if self.keep_values:
+            for values in self._values.values():
+                values.append(None)
+            for key, get in zip(plan.keys, plan.getters):
+                x = get()
+                self._values[key][s] = None if x is None else np.array(x)
+        self.recorded_steps.append(step)
+        self.recorded_epochs.append(epoch)
+
+    # -- results -----------------------------------------------------------------------------
+    def keys(self):
+        """The recorded (name, quantity) pairs, in layer order."""
+        return list(self._column)
+
+    def _series(self, name, quantity):
+        key = (str(name), quantity)
+        if key not in self._column:
+            raise KeyError(f"{key} was not recorded; recorded: {self.keys()}")
+        return key
+
+    def moments(self, name, quantity="output"):
+        """{"mean", "std", "zero_fraction", "norm"}: float64 arrays, one entry a snapshot."""
+        key = self._series(name, quantity)
+        a = self._stats[:len(self.recorded_steps), self._column[key]]
+        return {stat: a[:, i].copy() for i, stat in enumerate(self.STATS)}
+
+    def edges(self, name, quantity="output"):
+        """The bin edges (bins + 1,) of this series' histograms, None without a range."""
+        r = self.ranges.get(self._series(name, quantity))
+        return None if r is None else np.linspace(r[0], r[1], self.bins + 1)
+
+    def counts(self, name, quantity="output"):
+        """int64 array (snapshots, bins) of histogram counts (None without a range)."""
+        key = self._series(name, quantity)
+        if key not in self._hist_column:
+            return None
+        return self._counts[:len(self.recorded_steps), self._hist_column[key]].copy()
+
+    def histogram(self, name, quantity="output", index=-1):
+        """(counts, edges) of one snapshot (index into recorded_steps)."""
+        key = self._series(name, quantity)
+        if key not in self._hist_column:
+            raise ValueError("no histograms were recorded: give Recorder a range")
+        return self.counts(name, quantity)[index], self.edges(name, quantity)
+
+    def values(self, name, quantity="output", index=-1):
+        """The recorded array of one snapshot (needs keep_values=True)."""
+        key = self._series(name, quantity)
+        if not self.keep_values:
+            raise ValueError("values were not kept: use Recorder(keep_values=True)")
+        return self._values[key][index]
+
+    def plot(self, quantity="output", index=-1, **kwargs):
+        """Histograms of every recorded layer at one snapshot (mlpc.plot.layer_histograms;
+        needs keep_values=True). Returns the Figure."""
+        from .plot import layer_histograms
+        values = {name: self.values(name, q, index) for name, q in self.keys() if q == quantity}
+        if not values:
+            raise ValueError(f"no {quantity!r} was recorded")
+        kwargs.setdefault("title", f"{quantity} at step {self.recorded_steps[index]}")
+        return layer_histograms(values, **kwargs)
+
+    def __repr__(self):
+        return (f"Recorder({len(self.recorded_steps)} snapshots, what={self.what}, "
+                f"bins={self.bins}, keep_values={self.keep_values})")
+
+
+def _as_index(columns):
+    """A slice when the columns are consecutive (a cheap copy into storage), else the list."""
+    first = columns[0] if columns else 0
+    if columns == list(range(first, first + len(columns))):
+        return slice(first, first + len(columns))
+    return columns
