@@ -1,8 +1,7 @@
-"""Tests of mlpc.training: fit, History, callbacks (EarlyStopping, Recorder), evaluate, progress.
+"""Tests of mlpc.training: fit, History, callbacks (EarlyStopping), evaluate, progress.
 
 Numbers are checked against independent recomputations: the pure-NumPy reference
-(tests/reference.py) replays the same mini-batch schedule, and NumPy computes the recorder's
-statistics from copies of the same layer outputs."""
+(tests/reference.py) replays the same mini-batch schedule."""
 import io
 import math
 import os
@@ -17,7 +16,6 @@ import reference as ref  # noqa: E402
 import mlpc  # noqa: E402
 from mlpc import data  # noqa: E402
 from mlpc.training import fit, evaluate, History, Callback, EarlyStopping  # noqa: E402
-from mlpc.recorder import Recorder  # noqa: E402
 from mlpc.progress import ProgressBar, enabled  # noqa: E402
 
 
@@ -373,102 +371,6 @@ def test_early_stopping_arguments():
     fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=3,
         callbacks=[stopper], progress=False)
     assert stopper.stopped_epoch is None and stopper.best_epoch is not None
-
-
-# -- the recorder ----------------------------------------------------------------------------------
-class Copier(Callback):
-    """Independent copies of outputs, output gradients, parameter gradients at chosen steps."""
-
-    def __init__(self, net, steps):
-        self.net, self.steps, self.copies = net, steps, {}
-
-    def on_step_end(self, step, info):
-        if step in self.steps:
-            c = {}
-            for name, layer in self.net.named_layers():
-                c[(name, "output")] = np.array(layer.output, dtype=np.float64)
-                c[(name, "grad_output")] = np.array(layer.grad_output, dtype=np.float64)
-            for name, value, grad in self.net.named_parameters():
-                c[(name, "grad")] = np.array(grad, dtype=np.float64)
-                c[(name, "param")] = np.array(value, dtype=np.float64)
-            self.copies[step] = c
-
-
-def numpy_histogram(x, bins, lo, hi):
-    """Bin i holds lo + i w <= v < lo + (i + 1) w, hi in the last bin, outside not counted."""
-    x = x[(x >= lo) & (x <= hi)]
-    b = np.floor((x - lo) * (bins / (hi - lo))).astype(np.int64)
-    return np.bincount(np.minimum(b, bins - 1), minlength=bins)
-
-
-@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-7)])
-def test_recorder_statistics_equal_numpy(dtype, tol):
-    """float64 tensors are summed in double; float32 ones in float32 runs of 8 values, then in
-    double: their moments agree with float64 NumPy to float32 precision of the spread."""
-    X, y = small_problem(60, dim=6)
-    net = mlpc.Sequential(mlpc.Linear(6, 12), mlpc.BatchNorm(12), mlpc.ReLU(),
-                          mlpc.Linear(12, 3), seed=0, dtype=dtype)
-    steps = (0, 3, 7)
-    rec = Recorder(steps=steps, what=("output", "grad_output", "grad", "param"), bins=20,
-                   range=(-2.0, 2.0), keep_values=True)
-    copier = Copier(net, steps)
-    fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1, momentum=0.9), X, y, epochs=3,
-        batch_size=20, seed=0, callbacks=[rec, copier], progress=False)
-    assert rec.recorded_steps == list(steps)
-    assert rec.recorded_epochs == [0, 1, 2]
-    keys = rec.keys()
-    assert ("0", "output") in keys and ("1.weight", "grad") in keys and ("3.bias", "param") in keys
-    assert set(keys) == set(copier.copies[0])
-    edges = np.linspace(-2, 2, 21)
-    for key in keys:
-        m = rec.moments(*key)
-        counts = rec.counts(*key)
-        assert counts.shape == (3, 20)
-        for i, step in enumerate(steps):
-            x = copier.copies[step][key]
-            spread = x.std() + abs(x.mean())
-            assert abs(m["mean"][i] - x.mean()) <= tol * spread
-            assert abs(m["std"][i] - x.std()) <= tol * spread
-            assert m["zero_fraction"][i] == np.mean(x == 0)
-            np.testing.assert_allclose(m["norm"][i], np.sqrt(np.sum(x * x)), rtol=tol)
-            np.testing.assert_array_equal(counts[i], numpy_histogram(x.ravel(), 20, -2, 2))
-            c, e = rec.histogram(*key, index=i)
-            np.testing.assert_array_equal(c, counts[i])
-            np.testing.assert_array_equal(e, edges)
-            np.testing.assert_array_equal(rec.values(*key, index=i), x)
-    # ReLU zeros are seen as zeros
-    assert rec.moments("2", "output")["zero_fraction"][0] > 0.2
-
-
-def test_recorder_every_step_layers_ranges_and_standalone():
-    X, y = small_problem(40)
-    net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.Tanh(), mlpc.Linear(8, 3), seed=0)
-    rec = Recorder(what="output", layers=(mlpc.Linear,), range="auto")
-    fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=2, batch_size=10,
-        callbacks=[rec], progress=False)
-    assert rec.recorded_steps == list(range(8))
-    assert rec.keys() == [("0", "output"), ("2", "output")]
-    assert rec.moments("0")["mean"].shape == (8,)
-    with pytest.raises(ValueError):
-        rec.values("0")                       # keep_values was off
-    with pytest.raises(KeyError):
-        rec.moments("1")
-
-    rec = Recorder(what=("output", "grad_output"), layers=("1",),
-                   range={"output": (-1, 1)})
-    net.train_step(X[:10], y[:10], mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1))
-    out, grad = np.array(net[1].output, np.float64), np.array(net[1].grad_output, np.float64)
-    rec.record(net)
-    assert rec.keys() == [("1", "output"), ("1", "grad_output")]
-    assert rec.moments("1")["std"][0] == pytest.approx(out.std(), rel=1e-9)
-    assert rec.moments("1", "grad_output")["mean"][0] == pytest.approx(grad.mean(), rel=1e-9,
-                                                                        abs=1e-15)
-    np.testing.assert_array_equal(rec.counts("1")[0], numpy_histogram(out.ravel(), 50, -1, 1))
-    assert rec.counts("1", "grad_output") is None        # no range for gradients
-    with pytest.raises(ValueError):
-        Recorder(what=("activations",))
-    with pytest.raises(ValueError):
-        Recorder(range=(1, 0))
 
 
 # -- history, plot, progress -----------------------------------------------------------------------

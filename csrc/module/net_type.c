@@ -279,7 +279,9 @@ static PyObject *Net_snapshot(NetObject *self, PyObject *args)
     PyArrayObject *which = mlpc_as_array(which_obj, NPY_INT64, 2, dims, "which", "(K, 2)");
     if (!which) return NULL;
     dims[0] = PyArray_DIM(which, 0);
-    PyArrayObject *ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", "(K, 2)");
+    char doc[48];
+    snprintf(doc, sizeof doc, "(%ld, 2), a row per source", (long)dims[0]);
+    PyArrayObject *ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", doc);
     mlpc_source *sources = PyMem_Calloc((size_t)dims[0], sizeof *sources);
     if (!ranges || !sources) {
         if (ranges) PyErr_NoMemory();

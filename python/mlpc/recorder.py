@@ -26,9 +26,10 @@ class _Plan:
     """What one network's snapshot reads: keys, the core's (kind, index) of each, and getters
     of the arrays themselves (for keep_values and "auto" ranges)."""
 
-    def __init__(self, net, what, wanted):
+    def __init__(self, net, recorder):
         core = net._ensure_core()
-        self.core = core
+        what = recorder.what
+        self.net, self.core, self.what, self.layers = net, core, what, recorder.layers
         self.keys, which, self.getters = [], [], []
         view = {"output": core.output, "grad_output": core.grad_output,
                 "param": core.param, "grad": core.grad}
@@ -39,7 +40,7 @@ class _Plan:
             self.getters.append(lambda: view[quantity](index))
 
         for name, layer in net.named_layers():
-            if not wanted(name, layer):
+            if not recorder._wanted(name, layer):
                 continue
             for q in ("output", "grad_output"):
                 if q in what:
@@ -205,7 +206,7 @@ class Recorder(Callback):
     # -- recording ---------------------------------------------------------------------------
     def on_train_begin(self, fit):
         self.net = fit.net
-        self._plan = _Plan(fit.net, self.what, self._wanted)
+        self._plan = _Plan(fit.net, self)
 
     def on_step_end(self, step, info):
         if self._select is None or self._select(step):
@@ -213,8 +214,10 @@ class Recorder(Callback):
 
     def record(self, net, step=None, epoch=None):
         """Take a snapshot of `net` as the last forward/backward left it."""
-        if self._plan is None or self.net is not net or self._plan.core is not net._core:
-            self._plan = _Plan(net, self.what, self._wanted)
+        plan = self._plan
+        if plan is None or plan.net is not net or plan.core is not net._core or \
+                plan.what != self.what or plan.layers != self.layers:
+            self._plan = _Plan(net, self)
         self.net = net
         self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch)
 
