@@ -4,7 +4,7 @@ The network 3072 → 50 → 10 → 10 → 10 → 10 → 10 (five hidden ReLU lay
 inputs) is trained with plain mini-batch gradient descent (batch 100) on CIFAR-10 (45,000 training
 images) with and without batch normalization — BN after each hidden Linear, before the ReLU, as in
 the notes — for η = 0.01 and η = 0.5. At update steps 0, 1000, 2000 and 4000 the activations and
-gradients of every layer are read from the core's buffers (the mini-batch of that step, before its
+gradients of every layer are recorded by an mlpc.Recorder (the mini-batch of that step, before its
 update): the hidden activations h_l (ReLU outputs), the pre-activations (the BN output, or the
 Linear output without BN), ∂J/∂W_l of every Linear, ∂J/∂h_l and ∂J/∂(pre-activation). Loss and
 accuracy on a fixed training subset and on the validation set are evaluated (in eval mode, BN with
@@ -17,8 +17,7 @@ and says so in its figure titles.
 """
 import numpy as np
 
-from . import (Result, as_list, histogram_figure, layer_stats, merge_params, sample_values,
-               stats_table)
+from . import Result, as_list, histogram_figure, merge_params, sample_values
 
 NAME = "batchnorm_cifar"
 
@@ -98,22 +97,29 @@ def _evaluate(net, loss_fn, X, y):
     return float(loss), acc
 
 
-def _snapshot(net, keep, max_values, rng):
-    """Per-layer statistics (and values for the histograms) of the last forward/backward."""
+def _snapshot(recorder, net, step, keep, max_values, rng):
+    """Per-layer statistics (and values for the histograms) of the last forward/backward, by a
+    mlpc.Recorder: h_l are the ReLU outputs, the pre-activations the outputs of the layer
+    before each ReLU (BN or Linear), and ∂J/∂W_l the gradients of the Linear weights."""
     import mlpc
+    recorder.record(net, step)
     layers = net.layers
-    linears = [m for m in layers if isinstance(m, mlpc.Linear)]
-    relus = [i for i, m in enumerate(layers) if isinstance(m, mlpc.ReLU)]
-    quantities = {
-        "activation": [layers[i].output for i in relus],                  # h_l
-        "preactivation": [layers[i - 1].output for i in relus],           # BN or Linear output
-        "grad_weight": [dict((n, g) for n, _, g in lin.named_parameters())["weight"]
-                        for lin in linears],                               # ∂J/∂W_l
-        "grad_output": [layers[i].grad_output for i in relus],            # ∂J/∂h_l
-        "grad_preactivation": [layers[i - 1].grad_output for i in relus],
+    relus = [str(i) for i, m in enumerate(layers) if isinstance(m, mlpc.ReLU)]
+    pre = [str(int(name) - 1) for name in relus]
+    series = {
+        "activation": [(name, "output") for name in relus],
+        "preactivation": [(name, "output") for name in pre],
+        "grad_weight": [(f"{i}.weight", "grad") for i, m in enumerate(layers)
+                        if isinstance(m, mlpc.Linear)],
+        "grad_output": [(name, "grad_output") for name in relus],
+        "grad_preactivation": [(name, "grad_output") for name in pre],
     }
-    stats = {k: stats_table([layer_stats(v) for v in vs]) for k, vs in quantities.items()}
-    values = {k: [sample_values(v, max_values, rng) for v in quantities[k]]
+    stats = {}
+    for quantity, keys in series.items():
+        moments = [recorder.moments(*key) for key in keys]
+        stats[quantity] = {stat: [float(m[stat][-1]) for m in moments]
+                           for stat in mlpc.Recorder.STATS}
+    values = {k: [sample_values(recorder.values(*key), max_values, rng) for key in series[k]]
               for k in ("activation", "grad_" + keep)}
     return stats, values
 
@@ -134,6 +140,7 @@ def _train(net, p, train, val, seed):
            "val_accuracy": [], "step_loss": [], "layers": {}}
     values = {}
     snap_rng = np.random.default_rng(seed + 2)
+    recorder = mlpc.Recorder(what=("output", "grad_output", "grad"), keep_values=True)
     net.train()
     for s in range(p["steps"] + 1):
         if s % p["eval_every"] == 0 or s == p["steps"]:
@@ -155,8 +162,8 @@ def _train(net, p, train, val, seed):
                 net.cost(xb, yb, loss_fn)
                 net.backward()
             if s in hist:
-                out["layers"][str(s)], values[s] = _snapshot(net, p["grad"], p["max_values"],
-                                                             snap_rng)
+                out["layers"][str(s)], values[s] = _snapshot(recorder, net, s, p["grad"],
+                                                             p["max_values"], snap_rng)
     out["final_val_accuracy"] = out["val_accuracy"][-1]
     return out, values
 
