@@ -194,6 +194,9 @@ def test_recorder_auto_range_is_fixed_at_the_first_snapshot():
 
 
 def test_recorder_rejects_bad_arguments():
+    net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.ReLU(), mlpc.Linear(8, 3), seed=0)
+    with pytest.raises(ValueError, match="no layer named 3, x; the network's layers are 0, 1, 2"):
+        Recorder(layers=("1", 3, "x", mlpc.BatchNorm)).record(net)
     with pytest.raises(ValueError, match="bins"):
         Recorder(bins=0)
     with pytest.raises(TypeError):

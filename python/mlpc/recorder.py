@@ -39,7 +39,13 @@ class _Plan:
             which.append((_KIND[quantity], index))
             self.getters.append(lambda: view[quantity](index))
 
-        for name, layer in net.named_layers():
+        named = list(net.named_layers())
+        unknown = [str(sel) for sel in recorder.layers or () if not isinstance(sel, type) and
+                   str(sel) not in {name for name, _ in named}]
+        if unknown:
+            raise ValueError(f"Recorder(layers=...): no layer named {', '.join(unknown)}; the "
+                             f"network's layers are {', '.join(name for name, _ in named)}")
+        for name, layer in named:
             if not recorder._wanted(name, layer):
                 continue
             for q in ("output", "grad_output"):
@@ -64,7 +70,8 @@ class Recorder(Callback):
     what: quantities to record: "output" (layer.output, the activations of the batch just
     trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
     parameter's gradient) and "param" (each parameter's value after the update).
-    layers: None for every computing layer, or names ("0", "2.1") and/or layer classes.
+    layers: None for every computing layer, or names ("0", "2.1") and/or layer classes; a name
+    the network does not have is an error.
     For each (name, quantity) the core computes in C: mean, std (population), zero fraction
     (exact zeros), L2 norm, and, when a range is given, counts in `bins` equal bins over
     [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins, hi itself in the
