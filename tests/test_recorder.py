@@ -193,6 +193,15 @@ def test_recorder_auto_range_is_fixed_at_the_first_snapshot():
         assert rec.counts(*key)[0].sum() == first.size      # the first snapshot fits its range
 
 
+def test_recorder_that_selects_nothing_records_empty_snapshots():
+    X, y = small_problem(20)
+    net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.ReLU(), mlpc.Linear(8, 3), seed=0)
+    rec = Recorder(what="grad", layers=(mlpc.ReLU,))        # a ReLU has no parameters
+    fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=10,
+        callbacks=[rec], progress=False)
+    assert rec.recorded_steps == [0, 1] and rec.keys() == []
+
+
 def test_recorder_rejects_bad_arguments():
     net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.ReLU(), mlpc.Linear(8, 3), seed=0)
     with pytest.raises(ValueError, match="no layer named 3, x; the network's layers are 0, 1, 2"):

@@ -84,6 +84,9 @@ def test_moments_of_values_in_one_bin():
 def test_moments_bad_arguments():
     with pytest.raises(ValueError, match="lo < hi"):
         _core.moments(np.ones(3), 5, 1.0, 1.0)
+    for lo, hi in ((-np.inf, 1.0), (0.0, np.inf), (-1e308, 1e308), (0.0, np.nan)):
+        with pytest.raises(ValueError, match="finite lo < hi"):
+            _core.moments(np.ones(3), 5, lo, hi)
     with pytest.raises(ValueError):
         _core.moments(np.ones(3), -1, 0.0, 1.0)
     with pytest.raises(TypeError):
@@ -137,6 +140,8 @@ def test_snapshot_before_a_forward_pass_gives_nan():
     ([[9, 0]], [[0, 1]], 5, ValueError, "out of range"),
     ([[-1, 0]], [[0, 1]], 5, ValueError, "negative"),
     ([[_core.SOURCE_OUTPUT, 0]], [[0, 1]], 0, ValueError, "bins"),
+    ([[_core.SOURCE_OUTPUT, 0]], [[-np.inf, 1]], 5, ValueError, "out of range"),
+    ([[_core.SOURCE_OUTPUT, 0]], [[-1e308, 1e308]], 5, ValueError, "out of range"),
     ([[_core.SOURCE_OUTPUT, 0]], [[0, 1], [0, 1]], 5, ValueError, r"expected shape \(1, 2\)"),
     ([0, 0], [[0, 1]], 5, ValueError, r"expected shape \(K, 2\)"),
     ([["a", "b"]], [[0, 1]], 5, TypeError, "real numbers"),

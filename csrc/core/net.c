@@ -289,7 +289,11 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
         int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD;
         if (!(on_layer && src->index < net->nlayers) && !(on_tensor && src->index < net->ntensors))
             return MLPC_EINVAL;
-        if (src->lo < src->hi && (bins == 0 || bins > INT32_MAX - 1)) return MLPC_EINVAL;
+        /* a histogram needs bins that fit the kernel and a finite width (hi − lo = inf would
+         * put every value in the last bin) */
+        int histogram = src->lo < src->hi;
+        if (histogram && (bins == 0 || bins > INT32_MAX - 1 || !isfinite(src->hi - src->lo)))
+            return MLPC_EINVAL;
     }
     size_t k = 0;
     for (size_t s = 0; s < nsources; s++) {

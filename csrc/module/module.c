@@ -180,9 +180,9 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     Py_ssize_t bins = 0;
     double lo = 0, hi = 0;
     if (!PyArg_ParseTuple(args, "O|ndd", &x_obj, &bins, &lo, &hi)) return NULL;
-    if (bins < 0 || bins > INT32_MAX - 1 || (bins > 0 && !(hi > lo))) {
-        PyErr_Format(PyExc_ValueError, "moments: need bins >= 0 and lo < hi, got %zd, %g, %g",
-                     bins, lo, hi);
+    if (bins < 0 || bins > INT32_MAX - 1 || (bins > 0 && !(hi > lo && isfinite(hi - lo)))) {
+        PyErr_Format(PyExc_ValueError, "moments: need bins >= 0 and finite lo < hi, got %zd, %g, "
+                     "%g", bins, lo, hi);
         return NULL;
     }
     int tn = float_type(x_obj);

@@ -229,7 +229,11 @@ class Recorder(Callback):
         self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch)
 
     def _record(self, plan, step, epoch):
-        stats, counts = plan.core.snapshot(plan.which, self._prepare(plan), self.bins)
+        ranges = self._prepare(plan)
+        if plan.keys:
+            stats, counts = plan.core.snapshot(plan.which, ranges, self.bins)
+        else:                                               # nothing selected
+            stats, counts = np.empty((0, 4)), np.empty((0, self.bins), np.int64)
         s = len(self.recorded_steps)
         if s == self._stats.shape[0]:                       # grow by doubling
             grow = max(16, s)
