@@ -161,6 +161,21 @@ def test_activation_kink_conventions():
     assert mlpc.ELU(0.7).function(z)[1][0] == 0.7
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,factory,rname,params", ACTS, ids=[a[0] for a in ACTS])
+def test_activation_keeps_nan(name, factory, rname, params, dtype):
+    """NaN in, NaN out: a comparison with NaN is false, so a kink must not turn it into a
+    plausible 0 (a NaN input row would then give finite scores)."""
+    f, _ = factory().function(np.array([np.nan, 1.0], dtype=dtype))
+    assert np.isnan(f[0]) and not np.isnan(f[1])
+
+
+def test_nan_input_row_gives_nan_scores():
+    net = mlpc.Sequential(mlpc.Linear(4, 3), mlpc.ReLU(), mlpc.Linear(3, 2), seed=0)
+    y = net(np.array([[np.nan, 1, 2, 3], [0, 1, 2, 3]], dtype=np.float32))
+    assert np.isnan(y[0]).all() and np.isfinite(y[1]).all()
+
+
 # ------------------------------------------------------------------------------------------
 # PReLU, learnable Swish, gated units
 # ------------------------------------------------------------------------------------------

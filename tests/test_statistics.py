@@ -150,3 +150,21 @@ def test_snapshot_rejects_bad_sources(which, ranges, bins, error, match):
     net = trained_net("float32")
     with pytest.raises(error, match=match):
         net._core.snapshot(which, ranges, bins)
+
+
+def test_output_gradients_exist_only_after_the_backward_pass_of_the_batch():
+    """After a forward pass alone the output-gradient buffers hold the previous batch's values
+    (or zeros): the view is None and a snapshot gives NaN, not those stale numbers."""
+    net = trained_net("float64")
+    core = net._core
+    which = np.array([[_core.SOURCE_GRAD_OUTPUT, 1], [_core.SOURCE_OUTPUT, 1]], dtype=np.int64)
+    no_range = np.full((2, 2), np.nan)
+    assert not np.isnan(core.snapshot(which, no_range, 1)[0]).any()     # after train_step
+    net(np.ones((4, 5)))
+    assert net[1].grad_output is None and net[1].output is not None
+    stats, _ = core.snapshot(which, no_range, 1)
+    assert np.isnan(stats[0]).all() and not np.isnan(stats[1]).any()
+    net.backward(np.ones((4, 3)))
+    check_moments(core.snapshot(which, no_range, 1)[0][0], net[1].grad_output, 1e-12)
+    net.eval()                                   # a mode switch drops the passes
+    assert net[1].grad_output is None and net[1].output is None

@@ -236,7 +236,7 @@ int mlpc_net_reserve(mlpc_net *net, size_t N)
     net->doutputs = g;
     net->cache = c;
     net->capacity = N;
-    net->forward_done = 0;
+    net->forward_done = net->backward_done = 0;
     return MLPC_OK;
 }
 
@@ -247,7 +247,7 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
     net->input = x;
     net->N = N;
-    net->forward_done = 0;
+    net->forward_done = net->backward_done = 0;
     int rc = DISPATCH(forward, net);
     net->forward_done = rc == MLPC_OK;
     return rc;
@@ -259,7 +259,9 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
     if (dy)
         memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
-    return DISPATCH(backward, net, need_dx);
+    int rc = DISPATCH(backward, net, need_dx);
+    net->backward_done = rc == MLPC_OK;
+    return rc;
 }
 
 int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const void *targets,
@@ -305,7 +307,7 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
             const char *block = src->kind == MLPC_SOURCE_PARAM ? net->params : net->grads;
             x = block + T->offset * net->elsize;
             n = T->size;
-        } else if (net->forward_done) {
+        } else if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
             x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
                                                 : mlpc_net_grad_output(net, src->index);
             n = net->N * net->layers[src->index].out;
@@ -336,6 +338,7 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
     if (!rc) rc = DISPATCH(backward, net, 0);
+    net->backward_done = rc == MLPC_OK;
     if (rc) return rc;
     *cost += mlpc_net_penalty(net);
     mlpc_net_optim_step(net, state, cfg);

@@ -60,6 +60,7 @@ typedef struct mlpc_net {
                                             grad_off[nlayers] is ∂J/∂(network output) */
     size_t *cache_off;                   /* (nlayers) layer caches in `cache` */
     int forward_done;                    /* outputs hold a forward pass of the current batch */
+    int backward_done;                   /* output gradients hold its backward pass */
 } mlpc_net;
 
 /* Checks the layer list (widths chain, options in range) and allocates. Weights start at zero,
@@ -99,9 +100,9 @@ typedef struct {
     double lo, hi;
 } mlpc_source;
 /* One snapshot in one call: stats[4s .. 4s + 4) = mlpc_moments of source s; the k-th source with
- * a histogram writes counts[k·bins .. (k + 1)·bins) by mlpc_histogram. Before a forward pass a
- * layer's output and output gradient have NaN stats and zero counts. Every source is checked
- * before anything is written. */
+ * a histogram writes counts[k·bins .. (k + 1)·bins) by mlpc_histogram. A layer's output before a
+ * forward pass, and its output gradient before the backward pass of the current batch, have NaN
+ * stats and zero counts. Every source is checked before anything is written. */
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources /* (nsources) */,
                       size_t nsources, size_t bins, double *stats /* (nsources, 4) */,
                       int64_t *counts /* (sources with a histogram, bins) */);

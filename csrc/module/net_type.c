@@ -415,7 +415,9 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
     int tn = mlpc_typenum(net->dtype);
     switch (which) {
     case 0: return mlpc_block_view(net->outputs, mlpc_net_output(net, (size_t)l), tn, 2, dims);
-    case 1: return mlpc_block_view(net->doutputs, mlpc_net_grad_output(net, (size_t)l), tn, 2, dims);
+    case 1:
+        if (!net->backward_done) Py_RETURN_NONE;
+        return mlpc_block_view(net->doutputs, mlpc_net_grad_output(net, (size_t)l), tn, 2, dims);
     default:
         if (net->layers[l].kind != MLPC_LAYER_DROPOUT) {
             PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
@@ -473,7 +475,8 @@ static int Net_set_training(NetObject *self, PyObject *v, void *Py_UNUSED(c))
         return -1;
     }
     net->training = t;
-    net->forward_done = 0;   /* caches of the other mode must not feed a backward pass */
+    net->forward_done = net->backward_done = 0;   /* caches of the other mode must not feed a
+                                                     backward pass */
     mlpc_net_release(self);
     return 0;
 }

@@ -120,7 +120,8 @@ class Layer:
 
     @property
     def grad_output(self):
-        """∂J/∂output from the last backward pass: a read-only view (None before a forward)."""
+        """∂J/∂output from the backward pass of the last forward's batch: a read-only view
+        (None until that backward pass has run)."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.grad_output(self._index)
 
