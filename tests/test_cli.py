@@ -162,6 +162,8 @@ def test_cifar10_path(tmp_path, capsys):
     (["train", "--data", "fashion-mnist", "--act", "nope"], 2, "unknown activation"),
     (["train", "--data", "fashion-mnist", "--patience", "2"], 2, "validation"),
     (["evaluate", "/nonexistent/model.npz", "--data", "fashion-mnist"], 1, "no such model"),
+    (["train", "--data", "fashion-mnist", "--layers", "784,32,10", "--opt", "sgd", "--lr", "1e9",
+      "--epochs", "1", "--quiet"], 1, "training stopped at step"),    # no traceback
 ])
 def test_errors(argv, code, message, capsys):
     assert cli.main(argv) == code

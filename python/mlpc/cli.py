@@ -351,7 +351,8 @@ def main(argv=None):
     except CLIError as e:
         print(f"mlpc {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, TypeError) as e:
+    except (FileNotFoundError, ValueError, TypeError, FloatingPointError) as e:
+        # FloatingPointError: training diverged (fit names the step and restores the network)
         print(f"mlpc {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
