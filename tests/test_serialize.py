@@ -125,6 +125,57 @@ def test_extra_arrays_and_errors_on_save(tmp_path):
         load(tmp_path / "nothing.npz")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits and umask")
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002], ids=oct)
+def test_saved_files_get_umask_permissions(tmp_path, umask):
+    # a temporary file made by mkstemp is 0600, and the rename kept that: others on a shared
+    # machine could not read the model
+    net = mlpc.Sequential(mlpc.Linear(4, 3), seed=0)
+    old = os.umask(umask)
+    try:
+        net.save(tmp_path / "m.npz")
+        np.savez(tmp_path / "plain.npz", a=np.zeros(3))
+        (tmp_path / "old.npz").touch(mode=0o600)
+        net.save(tmp_path / "old.npz")        # replacing a file: the new file's permissions
+    finally:
+        os.umask(old)
+    for name in ("m.npz", "old.npz"):
+        mode = (tmp_path / name).stat().st_mode & 0o777
+        assert mode == 0o666 & ~umask == (tmp_path / "plain.npz").stat().st_mode & 0o777, name
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "old.npz", "plain.npz"]
+
+
+def test_save_errors_name_the_path_not_the_temporary_file(tmp_path):
+    net = mlpc.Sequential(mlpc.Linear(4, 3), seed=0)
+    target = tmp_path / "missing_dir" / "m.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        net.save(target)
+    message = str(info.value)
+    assert message == f"cannot save to {target}: folder {tmp_path / 'missing_dir'} does not exist"
+    assert ".mlpc-" not in message
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match="cannot save to .*a_file.m.npz: .*a_file is "
+                                                 "not a folder") as info:
+        net.save(tmp_path / "a_file" / "m.npz")
+    assert ".mlpc-" not in str(info.value)
+
+
+def test_failed_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    net = mlpc.Sequential(mlpc.Linear(4, 3), seed=0)
+    net.save(tmp_path / "m.npz")
+    before = (tmp_path / "m.npz").read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialize.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        net.save(tmp_path / "m.npz")
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+    assert (tmp_path / "m.npz").read_bytes() == before      # the old file is untouched
+
+
 # -- optimizer state ------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda n: mlpc.SGD(n, 0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
@@ -347,6 +398,57 @@ def test_bad_headers(saved, tmp_path):
         h = header_of(entries)
         change(h)
         expect_error(tmp_path, with_header(entries, h), match)
+
+
+def test_all_zero_generator_state(saved, tmp_path):
+    # the core refuses it with a plain ValueError that names neither the file nor the entry
+    _, _, entries = saved
+    e = dict(entries)
+    e["rng/3"] = np.zeros(4, np.uint64)
+    expect_error(tmp_path, e, r"bad.npz: rng '3' is all zeros", ModelFileError)
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("running_var", -1.0, "holds -1.0 at index 2, expected finite values >= 0"),
+    ("running_var", np.nan, "holds nan at index 2, expected finite values >= 0"),
+    ("running_var", np.inf, "holds inf at index 2, expected finite values >= 0"),
+    ("running_mean", np.nan, "holds nan at index 2, expected finite values$"),
+    ("running_mean", -np.inf, "holds -inf at index 2, expected finite values$"),
+])
+def test_unusable_running_statistics(saved, tmp_path, name, value, match):
+    # eval mode divides by sqrt(running_var + eps): these loaded silently and gave NaN outputs
+    _, _, entries = saved
+    e = dict(entries)
+    e[f"buffer/1.{name}"] = e[f"buffer/1.{name}"].copy()
+    e[f"buffer/1.{name}"][2] = value
+    expect_error(tmp_path, e, rf"bad.npz: buffer '1.{name}' " + match, ModelFileError)
+
+
+def test_usable_unusual_values_still_load(saved, tmp_path):
+    # a negative mean and a zero variance are real statistics; a NaN weight is the state of a
+    # diverged run, which one may want to save and inspect
+    net, _, entries = saved
+    e = dict(entries)
+    e["buffer/1.running_mean"] = np.full(7, -3.0, np.float32)
+    e["buffer/1.running_var"] = np.zeros(7, np.float32)
+    e["param/0.weight"] = e["param/0.weight"].copy()
+    e["param/0.weight"][0, 0] = np.nan
+    write_entries(tmp_path / "odd.npz", e)
+    new = load(tmp_path / "odd.npz")
+    assert np.isnan(new[0].weight[0, 0]) and (new[1].running_var == 0).all()
+
+
+@pytest.mark.parametrize("width", [2**31, 10**12, 2**64])
+def test_architecture_too_large_to_build(saved, tmp_path, width):
+    # parameter-free layers take their width from the header alone: the core refused it with
+    # MemoryError (OverflowError past 64 bits) instead of a ModelFileError
+    _, _, entries = saved
+    h = header_of(entries)
+    h.update(layers=[{"type": "ReLU"}, {"type": "Tanh"}], in_features=width, parameters={},
+             buffers={}, rng=[])
+    expect_error(tmp_path, {"header": np.array(json.dumps(h))},
+                 rf"bad.npz: cannot build a network this large \(in_features {width}\)",
+                 ModelFileError)
 
 
 # -- PyTorch ---------------------------------------------------------------------------------------

@@ -264,6 +264,9 @@ def assert_state_equal(a, b):
 
 
 def test_huge_learning_rate_stops_with_network_intact():
+    """The cost of step k is measured on the state before step k: a non-finite cost means that
+    state is bad, so the network goes back to the state before step k - 1, which gave a finite
+    cost; a non-finite gradient alone condemns only the update of step k."""
     X, y = small_problem(64, dim=4)
     net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.ReLU(), mlpc.BatchNorm(8), mlpc.Dropout(0.3),
                           mlpc.Linear(8, 3), dtype="float64", seed=0)
@@ -272,28 +275,72 @@ def test_huge_learning_rate_stops_with_network_intact():
         fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, lr=1e30), X, y, epochs=5,
             batch_size=16, seed=1, callbacks=[snaps], progress=False)
     import re
-    bad = int(re.search(r"at step (\d+)", str(info.value)).group(1))
+    message = str(info.value)
+    bad = int(re.search(r"at step (\d+)", message).group(1))
     assert bad == len(snaps.states) - 1          # the failing step reported no step_end
-    assert "nan" in str(info.value) or "inf" in str(info.value)
-    # parameters and running statistics as they were before the bad step (they are finite)
-    assert all(np.isfinite(v).all() for v in snaps.states[bad].values())
-    assert_state_equal(net.state_dict(), snaps.states[bad])
-    assert f"before step {bad}" in str(info.value)
+    restored = int(re.search(r"before step (\d+)", message).group(1))
+    assert restored == (bad - 1 if "the cost is" in message else bad)
+    assert all(np.isfinite(v).all() for v in snaps.states[restored].values())
+    assert_state_equal(net.state_dict(), snaps.states[restored])
     assert net.training is True
 
 
-def test_nan_input_stops_at_its_batch():
+def test_an_infinite_cost_restores_the_last_state_with_a_finite_cost():
+    """Regression: weights that grow without turning NaN give an infinite MSE; the restored
+    network must be the one before the last step whose cost was finite, not the one that gave
+    the infinite cost."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 20)).astype(np.float32)
+    Y = (X.sum(1, keepdims=True) * 1e3).astype(np.float32)
+    net = mlpc.Sequential(mlpc.Linear(20, 16), mlpc.ReLU(), mlpc.Linear(16, 1), seed=0)
+    snaps, log = Snapshots(net), StepLog()
+    with pytest.raises(FloatingPointError, match="the cost is inf") as info:
+        fit(net, mlpc.MSELoss(), mlpc.SGD(net, lr=1.0), X, Y, epochs=10, batch_size=50,
+            shuffle=False, callbacks=[snaps, log], progress=False)
+    import re
+    bad = int(re.search(r"at step (\d+)", str(info.value)).group(1))
+    assert f"before step {bad - 1}" in str(info.value)
+    assert_state_equal(net.state_dict(), snaps.states[bad - 1])
+    # the restored network gives the finite cost that step bad - 1 reported
+    lo = (bad - 1) % 6 * 50
+    state = net.state_dict()
+    h = np.maximum(X[lo:lo + 50] @ state["0.weight"].T + state["0.bias"], 0)
+    out = h.astype(np.float64) @ state["2.weight"].T + state["2.bias"]
+    cost = np.mean(np.sum((out - Y[lo:lo + 50]) ** 2, axis=1)) / 2
+    assert np.isfinite(cost)
+    np.testing.assert_allclose(cost, log.infos[bad - 1]["cost"], rtol=1e-4)
+
+
+def test_bad_inputs_and_targets_are_refused_before_the_first_step():
     X, y = small_problem(48, dim=4)
-    X[37, 2] = np.nan                            # batch 2 of 16 without shuffling
     net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.ReLU(), mlpc.Linear(8, 3), seed=0)
-    net.eval()
-    snaps = Snapshots(net)
-    with pytest.raises(FloatingPointError, match="step 2 .epoch 1, batch 3 of 3."):
-        fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.Adam(net, 0.01), X, y, epochs=2,
-            batch_size=16, shuffle=False, callbacks=[snaps], progress=False)
-    assert len(snaps.states) == 3
-    assert_state_equal(net.state_dict(), snaps.states[2])
-    assert net.training is False                  # previous mode restored
+    before = net.state_dict()
+    loss, opt = mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1)
+    X_nan = X.copy()
+    X_nan[37, 2] = np.nan
+    bad_y = y.copy()
+    bad_y[45] = 7
+    cases = [
+        (dict(X=X_nan), ValueError, r"X holds NaN or infinity \(first at \(37, 2\)\)"),
+        (dict(y=bad_y), ValueError, r"y: class labels must be in \[0, 3\) .* got 7 at row 45"),
+        (dict(y=y.astype(float)), TypeError, "class labels must be integers"),
+        (dict(validation_data=(X, y + 3)), ValueError, "validation y: class labels"),
+        (dict(validation_data=(X, np.eye(4)[y])), ValueError,
+         r"validation y: expected shape \(48, 3\) .* got \(48, 4\)"),
+        (dict(validation_data=(X_nan, y)), ValueError, "validation X holds NaN"),
+    ]
+    for change, error, match in cases:
+        args = dict(X=X, y=y, validation_data=None) | change
+        with pytest.raises(error, match=match):
+            fit(net, loss, opt, args["X"], args["y"], epochs=1, batch_size=16,
+                validation_data=args["validation_data"], progress=False)
+        assert_state_equal(net.state_dict(), before)
+    with pytest.raises(ValueError, match="at row 45"):
+        evaluate(net, loss, X, bad_y)
+    Y = np.ones((48, 3))
+    Y[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"y holds NaN or infinity \(first at \(3, 1\)\)"):
+        fit(net, mlpc.MSELoss(), opt, X, Y, progress=False)
 
 
 # -- callbacks -------------------------------------------------------------------------------------

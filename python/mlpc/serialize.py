@@ -26,16 +26,20 @@ File format (version 1)
 
 Loading reads and checks everything before building anything: a file that is not a zip, is
 truncated or corrupted (zip CRC), has an unknown layer type or argument, missing or unexpected
-entries, a wrong shape or dtype, raises ModelFileError (a ValueError; also a KeyError for
-missing or unexpected entries), never a crash and never a half-loaded network: the network is
-built fresh and filled only once every check has passed. Loading never unpickles.
-Writing goes to a temporary file renamed over `path`, so an interrupted save leaves no torn
-file behind. The round trip is bit-exact.
+entries, a wrong shape or dtype, running statistics a network cannot use (a negative, NaN or
+infinite variance, a NaN or infinite mean), an all-zero generator state, or an architecture
+too large to build, raises ModelFileError (a ValueError; also a KeyError for missing or
+unexpected entries), never a crash and never a half-loaded network: the network is built fresh
+and filled only once every check has passed. Parameters are not checked for NaN or inf: a
+diverged run is a legitimate state to save and inspect. Loading never unpickles.
+Writing goes to a temporary file in the same folder, created with the usual permissions (mode
+0666 less the umask, as np.savez would), renamed over `path`, so an interrupted save leaves no
+torn file behind. The round trip is bit-exact.
 """
 import json
 import math
 import os
-import tempfile
+import secrets
 
 import numpy as np
 
@@ -172,10 +176,31 @@ def _count_parameters(descs):
 
 
 # -- files -----------------------------------------------------------------------------------------
+def _create_temp(path, directory):
+    """A new, empty file in `directory` (so os.replace onto `path` is atomic): (fd, name).
+    Created with mode 0o666 so the umask applies, as for any file the user writes; mkstemp's
+    0600 would survive the rename and hide the model from the rest of a shared machine."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".mlpc-{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue   # a name already taken: draw another, as mkstemp does
+        # the OS error would name the temporary file, which the caller has never heard of
+        except FileNotFoundError:
+            raise FileNotFoundError(f"cannot save to {path}: folder {directory} does not "
+                                    f"exist") from None
+        except NotADirectoryError:
+            raise NotADirectoryError(f"cannot save to {path}: {directory} is not a folder (a "
+                                     f"part of it is a file)") from None
+    raise FileExistsError(f"cannot save to {path}: no free temporary file name in {directory}")
+
+
 def _write_npz(path, arrays):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".mlpc-", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temp(path, directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -246,6 +271,27 @@ def _check_arrays(path, kind, found, expected, dtype):
                                  f"{tuple(shape)}")
         if a.dtype != np.dtype(dtype):
             raise ModelFileError(f"{path}: {kind} {name!r} has dtype {a.dtype}, expected {dtype}")
+
+
+def _check_statistics(path, buffers):
+    """Batch-norm running statistics the network can use: eval mode divides by
+    sqrt(running_var + eps), so a negative variance would give NaN outputs without an error."""
+    for name, a in buffers.items():
+        variance = name.endswith(".running_var")
+        bad = ~np.isfinite(a) | (a < 0) if variance else ~np.isfinite(a)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ModelFileError(f"{path}: buffer {name!r} holds {a.flat[i]} at index {i}, "
+                                 f"expected finite values" + (" >= 0" if variance else ""))
+
+
+def _check_rng_states(path, rngs):
+    """The core refuses an all-zero xoshiro state (its generator would stay at zero); checked
+    here, before anything is built, to name the file and the entry."""
+    for name, state in rngs.items():
+        if not state.any():
+            raise ModelFileError(f"{path}: rng {name!r} is all zeros, expected a generator "
+                                 f"state with at least one non-zero word")
 
 
 # -- networks --------------------------------------------------------------------------------------
@@ -340,6 +386,8 @@ def load(path):
             raise ModelFileError(f"{path}: malformed {kind} shapes in the header")
         _check_arrays(path, kind, found, declared, dt)
     _check_arrays(path, "rng", rngs, {name: (4,) for name in header["rng"]}, np.uint64)
+    _check_statistics(path, buffers)
+    _check_rng_states(path, rngs)
     try:
         layers = [_build_layer(d, str(i)) for i, d in enumerate(header["layers"])]
         expected = _count_parameters(header["layers"])
@@ -356,6 +404,13 @@ def load(path):
             net._build(net.in_features)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: the layers do not form a network: {e}") from None
+    except (MemoryError, OverflowError) as e:
+        # Layers with parameters cannot be oversized here (their sizes were matched against the
+        # arrays the file holds), but the width of parameter-free layers comes from the header
+        # alone. No fixed width limit: a wide input is legitimate, and the real bounds are the
+        # core's (int sizes, MemoryError beyond them; OverflowError past 64 bits) and memory.
+        raise ModelFileError(f"{path}: cannot build a network this large (in_features "
+                             f"{header['in_features']}): {type(e).__name__}: {e}") from None
     if net.in_features != header["in_features"]:
         raise ModelFileError(f"{path}: in_features {header['in_features']} does not match the "
                              f"first layer's {net.in_features}")

@@ -33,10 +33,14 @@ What History records
 Non-finite costs
     Before each step fit copies the flat parameter block (``net._core.flat(False)``), the batch
     norm running statistics and the dropout generators into one of two preallocated buffers
-    (one memory copy of the parameters per step). When a step returns a NaN or infinite cost or
-    gradient norm, the update it applied used bad gradients: fit restores the network to the
-    state saved before that step (or before the step before, when that state itself holds
-    non-finite values) and raises FloatingPointError naming the step. The optimizer's internal
+    (one memory copy of the parameters per step). X, y and the validation data are checked for
+    NaN and infinity (and labels against the output width) before the first step, so a
+    non-finite cost comes from the network. When a step returns a NaN or infinite cost, the
+    state before that step produced it: fit restores the state before the step before (the last
+    that gave a finite cost). When only the gradient norm is non-finite, the update used bad
+    gradients: fit restores the state before that step (unless it holds non-finite values).
+    Either way it raises FloatingPointError naming the failing step and the restored state.
+    The optimizer's internal
     state (momenta, step count) is NOT rolled back: make a new optimizer (or load a saved state)
     before training further.
 
@@ -98,6 +102,33 @@ def _check_data(net, X, y, what="X"):
     return X, y
 
 
+def _check_targets(net, loss_fn, y, what="targets"):
+    """Targets checked against the network's output width before anything runs: a bad label
+    found by the core in the middle of an epoch would stop fit with the network half trained."""
+    K = net.out_features
+    if isinstance(loss_fn, SoftmaxCrossEntropy) and y.ndim == 1:
+        if y.dtype.kind not in "biu":
+            raise TypeError(f"{what}: class labels must be integers, got dtype {y.dtype} (or give "
+                            f"one-hot/probability rows of shape ({len(y)}, {K}))")
+        bad = np.flatnonzero((y < 0) | (y >= K))
+        if bad.size:
+            raise ValueError(f"{what}: class labels must be in [0, {K}) for a network with {K} "
+                             f"outputs, got {y[bad[0]]} at row {bad[0]}")
+        return
+    if not (y.ndim == 2 and y.shape[1] == K) and not (y.ndim == 1 and K == 1):
+        raise ValueError(f"{what}: expected shape ({len(y)}, {K}) for a network with {K} "
+                         f"outputs, got {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected real numbers, got dtype {y.dtype}")
+
+
+def _check_finite(X, what):
+    bad = np.argwhere(~np.isfinite(X))
+    if bad.size:
+        raise ValueError(f"{what} holds NaN or infinity (first at {tuple(int(i) for i in bad[0])}): "
+                         f"training on it would only stop at that batch")
+
+
 def _accuracy_kind(loss_fn, y):
     if isinstance(loss_fn, SoftmaxCrossEntropy):
         if y.ndim == 1:
@@ -128,6 +159,7 @@ def evaluate(net, loss_fn, X, y, batch_size=1000):
     _check_net(net, loss_fn)
     batch_size = _check_int("batch_size", batch_size, 1)
     X, y = _check_data(net, X, y)
+    _check_targets(net, loss_fn, y)
     return _evaluate(net, loss_fn, X, y, batch_size, _accuracy_kind(loss_fn, y))
 
 
@@ -255,11 +287,16 @@ class _Snapshots:
         return bool(np.isfinite(self.params[k]).all()) and \
             all(np.isfinite(b).all() for b in self.buffer_copies[k])
 
-    def restore(self, step):
-        """Restore the state before `step`, or before step - 1 if that one is not finite.
-        Returns the step whose starting state was restored."""
+    def restore(self, step, cost_finite):
+        """Restore the last good state; returns the step whose starting state was restored.
+
+        A non-finite cost at `step` was measured on the state saved before `step`, so that state
+        is not good: the one before step - 1 (the last to give a finite cost) is. A finite cost
+        with a non-finite gradient condemns the update only: the state before `step` is good,
+        unless it holds non-finite values itself."""
         k = step % 2
-        if not self._finite(k) and self.steps[1 - k] == step - 1 and self._finite(1 - k):
+        earlier = self.steps[1 - k] == step - 1 and self._finite(1 - k)
+        if earlier and not (cost_finite and self._finite(k)):
             k = 1 - k
         np.copyto(self.flat, self.params[k])
         for dst, src in zip(self.buffers, self.buffer_copies[k]):
@@ -317,6 +354,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     if train_metrics not in ("eval", "steps"):
         raise ValueError(f"train_metrics must be 'eval' or 'steps', got {train_metrics!r}")
     X, y = _check_data(net, X, y)
+    _check_targets(net, loss_fn, y, "y")
     if optimizer.net is not net:
         raise ValueError("the optimizer was made for another network")
     if validation_data is not None:
@@ -325,7 +363,13 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
         except (TypeError, ValueError):
             raise TypeError("validation_data must be a pair (X_val, y_val)") from None
         X_val, y_val = _check_data(net, X_val, y_val, "validation X")
+        _check_targets(net, loss_fn, y_val, "validation y")
         validation_data = (X_val, y_val)
+    checked = [("X", X), ("y", y)]
+    if validation_data is not None:
+        checked += [("validation X", X_val), ("validation y", y_val)]
+    for what, array in checked:
+        _check_finite(array, what)
     if schedule is not None:
         optimizer.schedule = schedule
     callbacks = list(callbacks)
@@ -369,13 +413,14 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                 cost = net.train_step(xb, yb, loss_fn, optimizer)
                 grad_norm = optimizer.last_grad_norm
                 if not (math.isfinite(cost) and math.isfinite(grad_norm)):
-                    restored = snapshots.restore(step)
+                    restored = snapshots.restore(step, math.isfinite(cost))
                     what = f"cost is {cost}" if not math.isfinite(cost) else \
                         f"gradient norm is {grad_norm} (cost {cost})"
                     raise FloatingPointError(
                         f"training stopped at step {step} (epoch {epoch + 1}, batch {b + 1} of "
                         f"{len(bounds)}): the {what}. The network is restored to its state "
-                        f"before step {restored}; the optimizer's state is not (make a new "
+                        f"before step {restored}, the last good one; the optimizer's state is "
+                        f"not (make a new "
                         f"optimizer before resuming). Try a smaller learning rate, gradient "
                         f"clipping, or check the inputs for NaN/inf.")
                 m = hi - lo
