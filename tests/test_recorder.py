@@ -202,14 +202,48 @@ def test_recorder_that_selects_nothing_records_empty_snapshots():
     assert rec.recorded_steps == [0, 1] and rec.keys() == []
 
 
+def test_recorder_layer_selection_by_one_name_class_or_index_and_residual_sums():
+    X, y = small_problem(20, dim=8)
+    layers = [mlpc.Linear(8, 8)]
+    for _ in range(6):
+        layers += [mlpc.Tanh(), mlpc.Linear(8, 8)]
+    net = mlpc.Sequential(*layers, mlpc.Residual(mlpc.Linear(8, 8), mlpc.ReLU()),
+                          mlpc.Linear(8, 3), seed=0)
+    net.train_step(X, y, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1))
+    for layers, keys in (("10", ["10"]), (10, ["10"]), (mlpc.ReLU, ["13.1"]),
+                         (mlpc.Residual, ["13"]), (("13", 0), ["0", "13"])):
+        rec = Recorder(what="output", layers=layers)
+        rec.record(net)
+        assert [name for name, _ in rec.keys()] == keys, layers
+    # the Residual's output is its sum x + block(x), and so is its gradient's moments' source
+    rec = Recorder(what=("output", "grad_output"), layers=mlpc.Residual)
+    rec.record(net)
+    x = np.asarray(net[12].output, np.float64)
+    s = x + np.asarray(net[13][1].output, np.float64)
+    np.testing.assert_allclose(np.asarray(net[13].output), s, rtol=1e-6)
+    assert_moments(rec.moments("13"), 0, s, 1e-6)
+    assert_moments(rec.moments("13", "grad_output"), 0,
+                   np.asarray(net[13].grad_output, np.float64), 1e-7)
+
+
 def test_recorder_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="iterable of ints"):
+        Recorder(steps="12")
+    for bad in ([0.7, 1.9], [-1], [True]):
+        with pytest.raises(ValueError, match="int >= 0"):
+            Recorder(steps=bad)
+    assert Recorder(steps=np.arange(3))._select(2)
+    with pytest.raises(TypeError, match="layer classes"):
+        Recorder(layers=[1.5])
+    with pytest.raises(TypeError, match="layer classes"):
+        Recorder(layers=np.ndarray)
+    with pytest.raises(TypeError, match="expected a mlpc.Sequential"):
+        Recorder().record("x")
     net = mlpc.Sequential(mlpc.Linear(6, 8), mlpc.ReLU(), mlpc.Linear(8, 3), seed=0)
     with pytest.raises(ValueError, match="no layer named 3, x; the network's layers are 0, 1, 2"):
         Recorder(layers=("1", 3, "x", mlpc.BatchNorm)).record(net)
     with pytest.raises(ValueError, match="bins"):
         Recorder(bins=0)
-    with pytest.raises(TypeError):
-        Recorder(steps="every")
     with pytest.raises(TypeError):
         Recorder(range=5)
     with pytest.raises(ValueError):

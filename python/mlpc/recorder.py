@@ -14,12 +14,28 @@ import math
 import numpy as np
 
 from . import _core
+from .blocks import Residual
+from .layers import Layer
+from .network import Sequential
 from .training import Callback, _check_int
 
 __all__ = ["Recorder"]
 
 _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
          "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD}
+
+
+def _layers_with_outputs(container, prefix=""):
+    """(name, layer) for every layer with an output of its own, in the order they compute:
+    the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after its block."""
+    for i, layer in enumerate(container.layers):
+        name = f"{prefix}{i}"
+        if isinstance(layer, (Residual, Sequential)):
+            yield from _layers_with_outputs(layer, name + ".")
+            if isinstance(layer, Residual):
+                yield name, layer
+        else:
+            yield name, layer
 
 
 class _Plan:
@@ -39,7 +55,7 @@ class _Plan:
             which.append((_KIND[quantity], index))
             self.getters.append(lambda: view[quantity](index))
 
-        named = list(net.named_layers())
+        named = list(_layers_with_outputs(net))
         unknown = [str(sel) for sel in recorder.layers or () if not isinstance(sel, type) and
                    str(sel) not in {name for name, _ in named}]
         if unknown:
@@ -70,8 +86,9 @@ class Recorder(Callback):
     what: quantities to record: "output" (layer.output, the activations of the batch just
     trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
     parameter's gradient) and "param" (each parameter's value after the update).
-    layers: None for every computing layer, or names ("0", "2.1") and/or layer classes; a name
-    the network does not have is an error.
+    layers: None for every layer, or one or several names ("0", "2.1") and/or layer classes; a
+    name the network does not have is an error. The layers are those of net.named_layers()
+    plus each Residual, whose output is its sum x + block(x).
     For each (name, quantity) the core computes in C: mean, std (population), zero fraction
     (exact zeros), L2 norm, and, when a range is given, counts in `bins` equal bins over
     [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins, hi itself in the
@@ -98,10 +115,15 @@ class Recorder(Callback):
         if steps is None or callable(steps):
             self._select = steps
         else:
-            try:
-                chosen = {int(s) for s in steps}
-            except (TypeError, ValueError):
-                raise TypeError("steps must be None, a callable, or an iterable of ints") from None
+            if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
+                raise TypeError(f"steps must be None, a callable, or an iterable of ints, got "
+                                f"{steps!r}")
+            chosen = set()
+            for s in steps:
+                if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+                    raise ValueError(f"steps: every step is an int >= 0 (counted from 0 within "
+                                     f"fit), got {s!r}")
+                chosen.add(int(s))
             self._select = chosen.__contains__
         if isinstance(what, str):
             what = (what,)
@@ -109,6 +131,16 @@ class Recorder(Callback):
             if q not in self.QUANTITIES:
                 raise ValueError(f"unknown quantity {q!r}; choose from {self.QUANTITIES}")
         self.what = tuple(what)
+        if isinstance(layers, (str, int, type)):
+            layers = (layers,)
+        if layers is not None:
+            layers = tuple(layers)
+            for sel in layers:
+                ok = isinstance(sel, type) and issubclass(sel, Layer) or \
+                    isinstance(sel, (str, int)) and not isinstance(sel, bool)
+                if not ok:
+                    raise TypeError(f"layers: names (\"0\", \"2.1\"), indices or layer classes, "
+                                    f"got {sel!r}")
         self.layers = layers
         self.bins = _check_int("bins", bins, 1)
         if self.bins >= 2 ** 31 - 1:
@@ -221,6 +253,8 @@ class Recorder(Callback):
 
     def record(self, net, step=None, epoch=None):
         """Take a snapshot of `net` as the last forward/backward left it."""
+        if not isinstance(net, Sequential):
+            raise TypeError(f"record: expected a mlpc.Sequential, got {type(net).__name__}")
         plan = self._plan
         if plan is None or plan.net is not net or plan.core is not net._core or \
                 plan.what != self.what or plan.layers != self.layers:
