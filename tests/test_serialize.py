@@ -158,6 +158,9 @@ def test_save_errors_name_the_path_not_the_temporary_file(tmp_path):
                                                  "not a folder") as info:
         net.save(tmp_path / "a_file" / "m.npz")
     assert ".mlpc-" not in str(info.value)
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        net.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]     # no temporary left
 
 
 def test_failed_save_leaves_no_temporary_file(tmp_path, monkeypatch):

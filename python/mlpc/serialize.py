@@ -199,6 +199,8 @@ def _create_temp(path, directory):
 
 def _write_npz(path, arrays):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path}: it is a folder (give a file name)")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = _create_temp(path, directory)
     try:
