@@ -239,6 +239,98 @@ def test_labels_out_of_range(labels):
         net.loss(mlpc.BinaryCrossEntropy(), np.array([0, 1, 2, 0, 1, 2]))
 
 
+def test_label_and_target_errors_name_the_value():
+    net = small_net()
+    with pytest.raises(ValueError, match=r"class labels must be in \[0, 3\) .* got 7 at row 4"):
+        net.cost(X4, [0, 1, 2, 0, 7, 1], mlpc.SoftmaxCrossEntropy())
+    one = mlpc.Sequential(mlpc.Linear(4, 1), seed=0)
+    for bad in (-1.0, 1.5, np.nan):
+        with pytest.raises(ValueError, match=r"binary cross-entropy targets must be in \[0, 1\]"):
+            one.cost(X4, np.full(6, bad), mlpc.BinaryCrossEntropy())
+    rows = np.full((6, 3), 1 / 3)
+    assert np.isfinite(net.cost(X4, rows, mlpc.SoftmaxCrossEntropy()))     # a distribution
+    rows[2] = [0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match="probability rows must sum to 1, row 2 sums to 1.5"):
+        net.cost(X4, rows, mlpc.SoftmaxCrossEntropy())
+    rows[2] = [1.5, -0.5, 0.0]
+    with pytest.raises(ValueError, match=r"probability-row targets must be in \[0, 1\]"):
+        mlpc.SoftmaxCrossEntropy()(np.zeros((6, 3)), rows)
+    assert np.isfinite(net.cost(X4, 5 * np.ones((6, 3)), mlpc.MSELoss()))   # any real target
+
+
+def test_a_refused_train_step_changes_nothing():
+    """A bad label or a batch of one into batch normalization is refused before the gradients
+    are zeroed, the running statistics move or a dropout mask is drawn."""
+    net = mlpc.Sequential(mlpc.Linear(4, 5), mlpc.Dropout(0.5, seed=1), mlpc.BatchNorm(5),
+                          mlpc.ReLU(), mlpc.Linear(5, 3), seed=0)
+    loss, opt = mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1)
+    net.train_step(X4, [0, 1, 2, 0, 1, 2], loss, opt)
+    state = net.state_dict()
+    grads = [np.array(g) for _, _, g in net.named_parameters()]
+    rng = net._core.rng_state(net[1]._index)
+    for X, y, error in ((X4, [0, 1, 2, 0, 1, 9], "class labels"), (X4[:1], [0], "more than one")):
+        with pytest.raises(ValueError, match=error):
+            net.train_step(X, y, loss, opt)
+        with pytest.raises(ValueError, match=error):
+            net.cost(X, y, loss)
+        for k, v in net.state_dict().items():
+            np.testing.assert_array_equal(v, state[k], err_msg=k)
+        for g, (_, _, now) in zip(grads, net.named_parameters()):
+            np.testing.assert_array_equal(now, g)
+        assert net._core.rng_state(net[1]._index) == rng
+
+
+def test_backward_without_a_gradient_needs_the_loss_of_this_batch():
+    """backward() starts from the loss gradient; after a new forward pass (or a backward from a
+    given dY) there is none for this batch, and using the old one would be a wrong answer."""
+    net, loss = small_net(), mlpc.MSELoss()
+    net(X4)
+    with pytest.raises(RuntimeError, match="needs the loss of the current batch"):
+        net.backward()
+    net.cost(X4, np.zeros((6, 3)), loss)
+    net(X4[:3])
+    with pytest.raises(RuntimeError, match="needs the loss of the current batch"):
+        net.backward()
+    net.cost(X4[:3], np.zeros((3, 3)), loss)
+    dx = net.backward()
+    np.testing.assert_array_equal(net.backward(), dx)      # the same loss gradient again
+    net.backward(np.ones((3, 3)))
+    with pytest.raises(RuntimeError, match="needs the loss"):
+        net.backward()
+
+
+def test_one_network_from_two_threads_raises_instead_of_crashing():
+    """Run in a child process: a crash would otherwise take the test run down with it."""
+    import subprocess
+    import sys
+    code = """
+import threading, numpy as np, mlpc
+net = mlpc.Sequential(mlpc.Linear(64, 128), mlpc.ReLU(), mlpc.Linear(128, 10), seed=0)
+opt, loss = mlpc.SGD(net, 0.01), mlpc.SoftmaxCrossEntropy()
+refused = []
+def work(k):
+    r = np.random.default_rng(k)
+    for i in range(200):
+        n = int(r.integers(1, 1500))
+        try:
+            if i % 2: net(r.standard_normal((n, 64)))
+            else: net.train_step(r.standard_normal((n, 64)), r.integers(0, 10, n), loss, opt)
+        except RuntimeError as e:
+            assert "in use by another thread" in str(e), e
+            refused.append(1)
+ts = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+[t.start() for t in ts]; [t.join() for t in ts]
+out = net(np.ones((3, 64)))
+assert np.isfinite(out).all()
+print("ok", len(refused))
+"""
+    import os
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), (r.returncode, r.stderr[-2000:])
+
+
 def test_backward_and_loss_before_forward():
     net = small_net()
     with pytest.raises(RuntimeError, match="forward"):

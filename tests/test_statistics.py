@@ -84,6 +84,8 @@ def test_moments_of_values_in_one_bin():
 def test_moments_bad_arguments():
     with pytest.raises(ValueError, match="lo < hi"):
         _core.moments(np.ones(3), 5, 1.0, 1.0)
+    with pytest.raises(ValueError, match="got 5, -inf, 1$"):
+        _core.moments(np.ones(3), 5, -np.inf, 1.0)
     for lo, hi in ((-np.inf, 1.0), (0.0, np.inf), (-1e308, 1e308), (0.0, np.nan)):
         with pytest.raises(ValueError, match="finite lo < hi"):
             _core.moments(np.ones(3), 5, lo, hi)

@@ -236,18 +236,35 @@ int mlpc_net_reserve(mlpc_net *net, size_t N)
     net->doutputs = g;
     net->cache = c;
     net->capacity = N;
-    net->forward_done = net->backward_done = 0;
+    net->forward_done = net->backward_done = net->loss_done = 0;
     return MLPC_OK;
 }
 
 #define DISPATCH(fn, ...) (net->dtype == MLPC_FLOAT32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
 
+/* Batch normalization in training mode needs two examples; checked before any layer runs, so
+ * that a refused batch leaves dropout generators and running statistics as they were. */
+static int batch_fits(const mlpc_net *net, size_t N)
+{
+    for (size_t l = 0; net->training && N < 2 && l < net->nlayers; l++)
+        if (net->layers[l].kind == MLPC_LAYER_BATCHNORM) return 0;
+    return 1;
+}
+
+static int labels_in_range(const int64_t *labels, size_t N, size_t K)
+{
+    for (size_t n = 0; labels && n < N; n++)
+        if (labels[n] < 0 || (uint64_t)labels[n] >= K) return 0;
+    return 1;
+}
+
 int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
 {
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
+    if (!batch_fits(net, N)) return MLPC_EBATCH;
     net->input = x;
     net->N = N;
-    net->forward_done = net->backward_done = 0;
+    net->forward_done = net->backward_done = net->loss_done = 0;
     int rc = DISPATCH(forward, net);
     net->forward_done = rc == MLPC_OK;
     return rc;
@@ -255,10 +272,12 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
 
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
 {
-    if (!net->forward_done) return MLPC_ESTATE;
-    if (dy)
+    if (!net->forward_done || (!dy && !net->loss_done)) return MLPC_ESTATE;
+    if (dy) {
         memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
+        net->loss_done = 0;          /* the slot no longer holds a loss gradient */
+    }
     int rc = DISPATCH(backward, net, need_dx);
     net->backward_done = rc == MLPC_OK;
     return rc;
@@ -270,7 +289,9 @@ int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const vo
     if (!net->forward_done) return MLPC_ESTATE;
     if (!labels == !targets) return MLPC_EINVAL;
     if (labels && loss != MLPC_SOFTMAX_CROSS_ENTROPY) return MLPC_EINVAL;
-    return DISPATCH(loss, net, loss, labels, targets, cost);
+    int rc = DISPATCH(loss, net, loss, labels, targets, cost);
+    net->loss_done = rc == MLPC_OK;
+    return rc;
 }
 
 double mlpc_net_penalty(const mlpc_net *net) { return net->l2 ? DISPATCH(penalty, net) : 0.0; }
@@ -334,6 +355,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
 {
+    if (N == 0 || N > net->capacity) return MLPC_EINVAL;
+    if (!batch_fits(net, N)) return MLPC_EBATCH;
+    if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
     mlpc_net_zero_grad(net);
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);

@@ -61,6 +61,7 @@ typedef struct mlpc_net {
     size_t *cache_off;                   /* (nlayers) layer caches in `cache` */
     int forward_done;                    /* outputs hold a forward pass of the current batch */
     int backward_done;                   /* output gradients hold its backward pass */
+    int loss_done;                       /* ∂J/∂(network output) holds its loss gradient */
 } mlpc_net;
 
 /* Checks the layer list (widths chain, options in range) and allocates. Weights start at zero,
@@ -71,8 +72,9 @@ void mlpc_net_free(mlpc_net *net);
 int mlpc_net_reserve(mlpc_net *net, size_t N);
 /* x: (N, in) of the net's dtype; needs mlpc_net_reserve(net, N) first. */
 int mlpc_net_forward(mlpc_net *net, const void *x, size_t N);
-/* dy: (N, out), or NULL to use what mlpc_net_loss left in the output gradient. Fills every
- * parameter gradient (+=, plus 2λW) and, when need_dx, ∂J/∂x at mlpc_net_input_grad(). */
+/* dy: (N, out), or NULL to use what mlpc_net_loss left in the output gradient (MLPC_ESTATE when
+ * no loss was computed for the current batch). Fills every parameter gradient (+=, plus 2λW)
+ * and, when need_dx, ∂J/∂x at mlpc_net_input_grad(). */
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx);
 /* The loss of the last forward pass against the targets (int labels or rows); writes its gradient
  * as the starting point of backward. *cost is the loss alone, without the penalty. */
@@ -81,7 +83,9 @@ int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const vo
 double mlpc_net_penalty(const mlpc_net *net);        /* l2 Σ‖W‖²_F */
 void mlpc_net_zero_grad(mlpc_net *net);
 /* Zero the gradients, forward, loss, backward, update: one call per mini-batch. *cost includes
- * the penalty. state: the optimizer's buffers (see mlpc_optim_step). */
+ * the penalty. state: the optimizer's buffers (see mlpc_optim_step). A batch the step cannot
+ * take (a label out of range, one example into batch normalization) is refused before anything
+ * changes. */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost);

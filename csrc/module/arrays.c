@@ -86,8 +86,74 @@ PyObject *mlpc_raise(int rc, const char *context)
 
 int mlpc_typenum(mlpc_dtype dtype) { return dtype == MLPC_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64; }
 
+/* Targets the loss can use: labels in [0, K); BCE targets in [0, 1]; softmax cross-entropy rows
+ * that are distributions. The core would refuse a bad label only after a forward pass, and would
+ * compute a meaningless (even negative) cost from the rest. */
+static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N,
+                             npy_intp K, PyArrayObject **labels, PyArrayObject **rows);
+
+static int check_labels(PyArrayObject *labels, npy_intp K)
+{
+    const int64_t *y = PyArray_DATA(labels);
+    for (npy_intp n = 0; n < PyArray_SIZE(labels); n++)
+        if (y[n] < 0 || y[n] >= K) {
+            PyErr_Format(PyExc_ValueError, "targets: class labels must be in [0, %ld) for %ld "
+                         "outputs, got %lld at row %ld", (long)K, (long)K, (long long)y[n],
+                         (long)n);
+            return -1;
+        }
+    return 0;
+}
+
+static double target_at(PyArrayObject *rows, npy_intp i)
+{
+    return PyArray_TYPE(rows) == NPY_FLOAT32 ? ((const float *)PyArray_DATA(rows))[i]
+                                             : ((const double *)PyArray_DATA(rows))[i];
+}
+
+static int check_rows(PyArrayObject *rows, mlpc_loss loss, npy_intp N, npy_intp K)
+{
+    if (loss == MLPC_MSE) return 0;
+    for (npy_intp n = 0; n < N; n++) {
+        double sum = 0;
+        for (npy_intp k = 0; k < K; k++) {
+            double t = target_at(rows, n * K + k);
+            if (!(t >= 0 && t <= 1)) {
+                char value[32];   /* PyErr_Format has no %g */
+                snprintf(value, sizeof value, "%g", t);
+                PyErr_Format(PyExc_ValueError, "targets: %s targets must be in [0, 1], got %s at "
+                             "(%ld, %ld)", loss == MLPC_BINARY_CROSS_ENTROPY ? "binary "
+                             "cross-entropy" : "probability-row", value, (long)n, (long)k);
+                return -1;
+            }
+            sum += t;
+        }
+        /* one-hot rows sum to 1 exactly; softmax outputs in float32 to about 1e-6 */
+        if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && fabs(sum - 1) > 1e-4) {
+            char value[32];
+            snprintf(value, sizeof value, "%g", sum);
+            PyErr_Format(PyExc_ValueError, "targets: probability rows must sum to 1, row %ld sums "
+                         "to %s", (long)n, value);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                  PyArrayObject **labels, PyArrayObject **rows)
+{
+    if (targets_as_arrays(obj, loss, typenum, N, K, labels, rows) < 0) return -1;
+    if ((*labels && check_labels(*labels, K) < 0) || (*rows && check_rows(*rows, loss, N, K) < 0)) {
+        Py_CLEAR(*labels);
+        Py_CLEAR(*rows);
+        return -1;
+    }
+    return 0;
+}
+
+static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
+                             PyArrayObject **labels, PyArrayObject **rows)
 {
     *labels = *rows = NULL;
     npy_intp dims[2] = {N, K};

@@ -181,8 +181,10 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     double lo = 0, hi = 0;
     if (!PyArg_ParseTuple(args, "O|ndd", &x_obj, &bins, &lo, &hi)) return NULL;
     if (bins < 0 || bins > INT32_MAX - 1 || (bins > 0 && !(hi > lo && isfinite(hi - lo)))) {
-        PyErr_Format(PyExc_ValueError, "moments: need bins >= 0 and finite lo < hi, got %zd, %g, "
-                     "%g", bins, lo, hi);
+        char msg[160];   /* PyErr_Format has no %g */
+        snprintf(msg, sizeof msg, "moments: need bins >= 0 and finite lo < hi, got %zd, %g, %g",
+                 bins, lo, hi);
+        PyErr_SetString(PyExc_ValueError, msg);
         return NULL;
     }
     int tn = float_type(x_obj);

@@ -123,33 +123,85 @@ static int check_layer_index(mlpc_net *net, Py_ssize_t l)
     return 0;
 }
 
+/* X converted for this network's input, or NULL with the exception set */
+static PyArrayObject *input_array(mlpc_net *net, PyObject *x)
+{
+    char doc[64];
+    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
+    npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
+    return mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", doc);
+}
+
+/* Reserves room, keeps `arr` as the input (the core reads it until backward) and runs the
+ * forward pass; steals the reference to arr. The network is marked busy before reserve: growing
+ * the buffers, or replacing the input, under a call running in another thread would free memory
+ * that call is reading. */
+static int forward_batch(NetObject *self, mlpc_net *net, PyArrayObject *arr)
+{
+    size_t N = (size_t)PyArray_DIM(arr, 0);
+    if (mlpc_net_acquire(self) < 0) {
+        Py_DECREF(arr);
+        return -1;
+    }
+    int rc = mlpc_net_reserve(net, N);
+    if (rc) {
+        mlpc_net_release(self);
+        Py_DECREF(arr);
+        mlpc_raise(rc, "cannot hold this batch");
+        return -1;
+    }
+    Py_XSETREF(self->input, (PyObject *)arr);
+    Py_BEGIN_ALLOW_THREADS
+    rc = mlpc_net_forward(net, PyArray_DATA(arr), N);
+    Py_END_ALLOW_THREADS
+    mlpc_net_release(self);
+    if (rc) mlpc_raise(rc, "forward");
+    return rc ? -1 : 0;
+}
+
 /* forward(X) -> copy of the network's output */
 static PyObject *Net_forward(NetObject *self, PyObject *x)
 {
     mlpc_net *net = get_net(self);
-    if (!net) return NULL;
-    char doc[64];
-    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
-    npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
-    PyArrayObject *arr = mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", doc);
-    if (!arr) return NULL;
-    size_t N = (size_t)PyArray_DIM(arr, 0);
-    int rc = mlpc_net_reserve(net, N);
-    if (rc) {
-        Py_DECREF(arr);
-        return mlpc_raise(rc, "cannot hold this batch");
-    }
-    Py_XSETREF(self->input, (PyObject *)arr);   /* the core reads it until backward */
-    CORE_CALL(self, rc, mlpc_net_forward(net, PyArray_DATA(arr), N));
-    if (rc) return mlpc_raise(rc, "forward");
+    PyArrayObject *arr = net ? input_array(net, x) : NULL;
+    if (!arr || forward_batch(self, net, arr) < 0) return NULL;
     size_t last = net->nlayers - 1;
-    npy_intp odims[2] = {(npy_intp)N, (npy_intp)net->layers[last].out};
+    npy_intp odims[2] = {(npy_intp)net->N, (npy_intp)net->layers[last].out};
     PyObject *out = PyArray_SimpleNew(2, odims, mlpc_typenum(net->dtype));
     if (out) memcpy(PyArray_DATA((PyArrayObject *)out), mlpc_net_output(net, last),
                     (size_t)PyArray_NBYTES((PyArrayObject *)out));
     return out;
+}
+
+/* cost(X, targets, loss_kind) -> loss + penalty of a forward pass of X; leaves the loss
+ * gradient for backward(). The targets are checked before the forward pass, so bad ones leave
+ * the running statistics and dropout generators as they were. */
+static PyObject *Net_cost(NetObject *self, PyObject *args)
+{
+    PyObject *x_obj, *targets;
+    int kind;
+    if (!PyArg_ParseTuple(args, "OOi", &x_obj, &targets, &kind)) return NULL;
+    mlpc_net *net = get_net(self);
+    PyArrayObject *x = net ? input_array(net, x_obj) : NULL;
+    if (!x) return NULL;
+    PyArrayObject *labels, *rows;
+    if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
+                     (npy_intp)net->layers[net->nlayers - 1].out, &labels, &rows) < 0) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    double cost = 0;
+    int rc = -1;
+    if (forward_batch(self, net, x) == 0) {
+        CORE_CALL(self, rc, mlpc_net_loss(net, (mlpc_loss)kind,
+                                          labels ? PyArray_DATA(labels) : NULL,
+                                          rows ? PyArray_DATA(rows) : NULL, &cost));
+        if (rc) mlpc_raise(rc, "loss");
+    }
 fail:
-    return NULL;
+    Py_XDECREF(labels);
+    Py_XDECREF(rows);
+    return rc ? NULL : PyFloat_FromDouble(cost + mlpc_net_penalty(net));
 }
 
 /* backward(dY, need_dx=True) -> copy of ∂J/∂X, or None */
@@ -162,6 +214,12 @@ static PyObject *Net_backward(NetObject *self, PyObject *args)
     if (!net) return NULL;
     if (!net->forward_done) {
         PyErr_SetString(PyExc_RuntimeError, "backward needs a forward pass first");
+        return NULL;
+    }
+    if (dy_obj == Py_None && !net->loss_done) {
+        PyErr_SetString(PyExc_RuntimeError, "backward() without an output gradient needs the loss "
+                        "of the current batch first (net.cost / net.loss after the forward pass), "
+                        "or give dY");
         return NULL;
     }
     PyArrayObject *dy = NULL;
@@ -227,11 +285,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOiO!", &x_obj, &targets, &kind, mlpc_OptimizerType, &opt))
         return NULL;
     mlpc_net *net = get_net(self);
-    if (!net) return NULL;
-    char doc[64];
-    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
-    npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
-    PyArrayObject *x = mlpc_as_array(x_obj, mlpc_typenum(net->dtype), 2, dims, "input", doc);
+    PyArrayObject *x = net ? input_array(net, x_obj) : NULL;
     if (!x) return NULL;
     PyArrayObject *labels, *rows;
     if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
@@ -475,8 +529,8 @@ static int Net_set_training(NetObject *self, PyObject *v, void *Py_UNUSED(c))
         return -1;
     }
     net->training = t;
-    net->forward_done = net->backward_done = 0;   /* caches of the other mode must not feed a
-                                                     backward pass */
+    /* caches of the other mode must not feed a backward pass */
+    net->forward_done = net->backward_done = net->loss_done = 0;
     mlpc_net_release(self);
     return 0;
 }
@@ -524,6 +578,8 @@ static PyMethodDef Net_methods[] = {
     {"backward", (PyCFunction)Net_backward, METH_VARARGS,
      "backward(dY=None, need_dx=True) -> dX; dY None uses the gradient left by loss()"},
     {"loss", (PyCFunction)Net_loss, METH_VARARGS, "loss(kind, targets) -> cost"},
+    {"cost", (PyCFunction)Net_cost, METH_VARARGS,
+     "cost(X, targets, kind) -> loss + penalty of a forward pass of X"},
     {"train_step", (PyCFunction)Net_train_step, METH_VARARGS,
      "train_step(X, targets, loss_kind, optimizer) -> cost"},
     {"penalty", (PyCFunction)Net_penalty, METH_NOARGS, "l2 * sum of squared weights"},

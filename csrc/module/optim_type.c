@@ -91,9 +91,13 @@ PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *netobj, PyArrayObj
     }
     mlpc_net *net = netobj->net;
     size_t N = (size_t)PyArray_DIM(x, 0);
+    if (mlpc_net_acquire(netobj) < 0) { Py_DECREF(x); return NULL; }   /* before reserve */
     int rc = mlpc_net_reserve(net, N);
-    if (rc) { Py_DECREF(x); return mlpc_raise(rc, "cannot hold this batch"); }
-    if (mlpc_net_acquire(netobj) < 0) { Py_DECREF(x); return NULL; }
+    if (rc) {
+        mlpc_net_release(netobj);
+        Py_DECREF(x);
+        return mlpc_raise(rc, "cannot hold this batch");
+    }
     Py_XSETREF(netobj->input, (PyObject *)x);
     double cost = 0;
     void *state = PyArray_DATA(self->state);

@@ -155,9 +155,9 @@ class Sequential(Layer):
         return self._ensure_core().loss(loss_fn.kind, targets)
 
     def cost(self, x, targets, loss_fn):
-        """J = loss(forward(x), targets) + λ Σ‖W‖²; leaves the loss gradient for backward()."""
-        self.forward(x)
-        return self.loss(loss_fn, targets) + self.penalty()
+        """J = loss(forward(x), targets) + λ Σ‖W‖²; leaves the loss gradient for backward().
+        The targets are checked before the forward pass runs."""
+        return self._core_for(x).cost(x, targets, loss_fn.kind)
 
     def penalty(self):
         """λ Σ‖W‖²_F over the weight matrices."""
