@@ -455,3 +455,85 @@ def test_bad_optimizer_arguments():
             make()
     with pytest.raises(TypeError):
         mlpc.SGD(object(), lr=0.1)
+
+
+def test_training_mode_must_be_a_bool():
+    net = small_net()
+    for mode in ("no", "", None, 0.5, 2, -1, [True], np.array([1, 0])):
+        with pytest.raises(TypeError, match="training mode must be True or False"):
+            net.train(mode)
+        with pytest.raises(TypeError, match="training mode must be True or False"):
+            net.training = mode
+        assert net.training is True                         # unchanged
+    for mode, expected in ((False, False), (1, True), (0, False), (np.bool_(False), False),
+                           (np.int64(1), True), (True, True)):
+        assert net.train(mode).training is expected
+        net.training = not expected
+        net.training = mode
+        assert net.training is expected
+
+
+@pytest.mark.parametrize("make", [
+    lambda seed: mlpc.Dropout(0.5, seed=seed), lambda seed: mlpc.Linear(3, 2, seed=seed),
+    lambda seed: mlpc.Sequential(mlpc.Linear(3, 2), seed=seed),
+    lambda seed: mlpc.Sequential(mlpc.ReLU(), seed=seed), lambda seed: mlpc.manual_seed(seed),
+], ids=["Dropout", "Linear", "Sequential", "lazy-Sequential", "manual_seed"])
+def test_seeds_must_be_ints_at_least_zero(make):
+    for seed in (1.5, "a", True, [1, 2], 3.0):
+        with pytest.raises(TypeError, match=r"seed must be an int >= 0 or None, got "):
+            make(seed)
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0 or None, got -1"):
+        make(-1)
+    for seed in (None, 0, 7, np.int64(7), np.uint8(7), 2**70):
+        make(seed)
+    mlpc.manual_seed(None)
+
+
+def test_seeds_given_as_numpy_ints_act_like_ints():
+    a = mlpc.Sequential(mlpc.Linear(3, 4, seed=np.int64(5)), mlpc.Dropout(0.5, seed=np.int32(6)),
+                        seed=np.uint16(7))
+    b = mlpc.Sequential(mlpc.Linear(3, 4, seed=5), mlpc.Dropout(0.5, seed=6), seed=7)
+    np.testing.assert_array_equal(a(np.ones((4, 3))), b(np.ones((4, 3))))
+
+
+def test_set_num_threads_takes_an_int_at_least_one():
+    before = mlpc.get_num_threads()
+    try:
+        for n in (2.7, "x", None, True, 2.0):
+            with pytest.raises(TypeError, match=r"set_num_threads takes an int >= 1, got"):
+                mlpc.set_num_threads(n)
+        for n in (0, -3):
+            with pytest.raises(ValueError, match=f"set_num_threads takes an int >= 1, got {n}"):
+                mlpc.set_num_threads(n)
+        assert mlpc.get_num_threads() == before
+        mlpc.set_num_threads(np.int32(2))
+        assert mlpc.get_num_threads() == 2
+        mlpc.set_num_threads(2**40)           # more than OpenBLAS has: capped, not an error
+        assert 1 <= mlpc.get_num_threads() < 2**31
+    finally:
+        mlpc.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "2.5", ""])
+def test_a_bad_mlpc_num_threads_is_named_and_ignored(value):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), MLPC_NUM_THREADS=value)
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    r = subprocess.run([sys.executable, "-c", "import mlpc; print(mlpc.get_num_threads())"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "1"                       # the default
+    assert f"MLPC_NUM_THREADS must be an int >= 1, got {value!r}" in r.stderr
+
+
+def test_an_unbuilt_network_says_it_is_not_built():
+    net = mlpc.Sequential(mlpc.ReLU(), mlpc.PReLU())
+    for call in (lambda: list(net.named_parameters()), net.state_dict, net.parameters,
+                 lambda: list(net.named_buffers())):
+        with pytest.raises(RuntimeError, match="the network is not built yet: its input width "
+                                               "is unknown until the first forward pass"):
+            call()
+    net(np.ones((2, 3)))
+    assert [name for name, _, _ in net.named_parameters()] == ["1.weight"]

@@ -478,3 +478,155 @@ def test_calling_a_layer_of_a_network_leaves_the_network_as_it_was():
     assert net[0]._net is net                        # still part of its network
     net[0].weight[...] += 1.0                        # and its weights are still the network's
     assert not np.allclose(net(x), before)
+
+
+# ------------------------------------------------------------------------------------------
+# Layers and the networks they belong to
+# ------------------------------------------------------------------------------------------
+
+def layer_state(net):
+    """Every attribute of the network and of every layer in it (the views' indices included)."""
+    return [(layer, dict(layer.__dict__)) for layer in [net, *net._nodes()]]
+
+
+def assert_layer_state(saved):
+    for layer, attributes in saved:
+        assert layer.__dict__ == attributes, type(layer).__name__
+
+
+@pytest.mark.parametrize("make", [
+    lambda l: mlpc.Sequential(l, mlpc.Tanh(), l, seed=0),
+    lambda l: mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Residual(l), l),
+    lambda l: mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Residual(mlpc.Tanh(), l),
+                              mlpc.Sequential(mlpc.ReLU(), l)),
+    lambda l: mlpc.Residual(l, l)(np.ones((2, 4))),
+], ids=["twice", "in-a-residual", "in-two-blocks", "twice-in-a-residual"])
+def test_the_same_layer_at_two_places_is_refused(make):
+    with pytest.raises(ValueError, match=r"is the same object as layer .*Linear\(in_features=4.*"
+                                         r"create a separate layer.*weight sharing"):
+        make(mlpc.Linear(4, 4, seed=1))
+
+
+def test_the_same_activation_or_block_at_two_places_is_refused():
+    relu = mlpc.ReLU()
+    with pytest.raises(ValueError, match=r"layer 3 is the same object as layer 1 \(ReLU\(\)\)"):
+        mlpc.Sequential(mlpc.Linear(4, 4), relu, mlpc.Linear(4, 4), relu)
+    block = mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Tanh())
+    with pytest.raises(ValueError, match="layer 1 is the same object as layer 0"):
+        mlpc.Sequential(block, block)
+    # the refused layers are still free to go into a network of their own
+    assert mlpc.Sequential(mlpc.Linear(4, 4), relu)[1] is relu
+
+
+def test_moving_a_batch_norm_carries_its_own_running_statistics():
+    rng = np.random.default_rng(0)
+    net = mlpc.Sequential(mlpc.BatchNorm(4), mlpc.Linear(4, 4), mlpc.BatchNorm(4), seed=0,
+                          dtype="float64")
+    for _ in range(20):
+        net(rng.standard_normal((16, 4)) * 3 + 5)
+    first = [np.array(s) for s in (net[0].running_mean, net[0].running_var)]
+    last = [np.array(s) for s in (net[2].running_mean, net[2].running_var)]
+    assert not np.allclose(first[0], last[0])
+    moved = mlpc.Sequential(net[2], dtype="float64")
+    np.testing.assert_array_equal(moved[0].running_mean, last[0])
+    np.testing.assert_array_equal(moved[0].running_var, last[1])
+    np.testing.assert_array_equal(net[0].running_mean, first[0])   # net[0] stays in net
+
+
+def test_moving_a_dropout_continues_its_mask_stream():
+    X = np.random.default_rng(0).standard_normal((8, 4))
+    net = mlpc.Sequential(mlpc.Linear(4, 6), mlpc.Dropout(0.5), mlpc.Linear(6, 3), seed=0,
+                          dtype="float64")
+    net(X)
+    expected = net.copy()
+    moved = mlpc.Sequential(*net.layers, dtype="float64")
+    np.testing.assert_array_equal(moved(X), expected(X))       # the same next mask
+    np.testing.assert_array_equal(moved[1].mask, expected[1].mask)
+
+
+def test_a_layer_of_a_network_called_alone_uses_its_values_and_leaves_the_network():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((8, 4)) * 2 + 3
+    net = mlpc.Sequential(mlpc.Linear(4, 4), mlpc.BatchNorm(4), mlpc.Dropout(0.5),
+                          mlpc.Residual(mlpc.Linear(4, 4), mlpc.Tanh()),
+                          mlpc.Sequential(mlpc.Linear(4, 4), mlpc.ReLU()), seed=0,
+                          dtype="float64")
+    for _ in range(5):
+        net(X)
+    net.eval()
+    saved, state = layer_state(net), net.state_dict()
+    mean, var = np.array(net[1].running_mean), np.array(net[1].running_var)
+    H = net[0](X)
+    # batch norm alone (a new network is in training mode: batch statistics, the running ones
+    # updated from the network's, not from zeros)
+    gamma, beta = np.array(net[1].weight), np.array(net[1].bias)
+    np.testing.assert_allclose(net[1](H), ref.batchnorm_forward(H, gamma, beta)[0], rtol=1e-10,
+                               atol=1e-12)
+    # dropout alone: the network's next mask
+    expected = net.copy().train()
+    expected(X)
+    np.testing.assert_array_equal(net[2](H), H * expected[2].mask)
+    # a residual block and a nested network alone: their layers stay in the network
+    W, b = np.array(net[3][0].weight), np.array(net[3][0].bias)
+    np.testing.assert_allclose(net[3](H), H + np.tanh(H @ W.T + b), rtol=1e-12)
+    net[4][0].weight[...] = 0.5
+    np.testing.assert_allclose(net[4](H), np.maximum(H @ (0.5 * np.ones((4, 4))) +
+                                                     net[4][0].bias, 0), rtol=1e-12)
+    assert_layer_state(saved)
+    state["4.0.weight"][...] = 0.5
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+    np.testing.assert_array_equal(net[1].running_mean, mean)
+    np.testing.assert_array_equal(net[1].running_var, var)
+
+
+def test_a_failed_construction_leaves_every_layer_as_it_was():
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    old = mlpc.Sequential(mlpc.Linear(4, 4), mlpc.ReLU(), mlpc.Linear(4, 3), seed=0)
+    old(X)
+    saved = layer_state(old)
+    with pytest.raises(ValueError, match="even input width"):
+        mlpc.Sequential(mlpc.Linear(4, 3), mlpc.Tanh(), old[1], mlpc.GLU())
+    assert_layer_state(saved)
+    assert old[1].output.shape == (5, 4)
+    # building at the first forward pass: the same, and the network stays unbuilt
+    lazy = mlpc.Sequential(mlpc.Tanh(), old[1], old[2])
+    with pytest.raises(ValueError, match="width 5"):
+        lazy(np.ones((2, 5)))
+    assert_layer_state(saved)
+    assert lazy._core is None and lazy.in_features is None
+    # a layer called alone on a bad input stays in the network it was in, values exact
+    lin = mlpc.Linear(3, 2, seed=0)
+    lin(np.ones((2, 3)))
+    saved = layer_state(lin._net)
+    with pytest.raises(ValueError, match=r"\(2, 5\)"):
+        lin(np.ones((2, 5), dtype=np.float32))
+    assert_layer_state(saved)
+    assert lin.weight.dtype == np.float64
+
+
+def test_a_failed_construction_draws_no_seeds():
+    mlpc.manual_seed(3)
+    with pytest.raises(ValueError):
+        mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Dropout(0.2), mlpc.Linear(5, 2))
+    a = mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Dropout(0.2))
+    mlpc.manual_seed(3)
+    b = mlpc.Sequential(mlpc.Linear(4, 4), mlpc.Dropout(0.2))
+    np.testing.assert_array_equal(a[0].weight, b[0].weight)
+    np.testing.assert_array_equal(a(np.ones((3, 4))), b(np.ones((3, 4))))
+
+
+def test_deepcopy_is_copy_and_pickle_says_what_to_use():
+    import copy
+    import pickle
+    net = mlpc.Sequential(mlpc.Linear(4, 6), mlpc.BatchNorm(6), mlpc.Dropout(0.3),
+                          mlpc.Linear(6, 3), dtype="float64", seed=2)
+    X, _ = batch()
+    net(X)
+    twin = copy.deepcopy(net)
+    assert twin is not net and twin[0] is not net[0] and twin[0]._net is twin
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(twin.state_dict()[name], value)
+    np.testing.assert_array_equal(twin(X), net(X))      # the dropout stream too
+    with pytest.raises(TypeError, match=r"net\.save\(path\).*mlpc\.load\(path\).*net\.copy\(\)"):
+        pickle.dumps(net)

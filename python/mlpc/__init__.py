@@ -7,6 +7,9 @@
     cost = net.train_step(X, y, loss_fn, opt)
 """
 import os as _os
+import warnings as _warnings
+
+import numpy as _np
 
 from . import _core
 from ._seed import manual_seed
@@ -26,20 +29,47 @@ from . import init, schedules, testing, data, plot, training, serialize
 __version__ = "0.1.0"
 
 
+_MAX_THREADS = 2**31 - 1   # the core passes the count to OpenBLAS as a C int
+
+
 def set_num_threads(n):
-    """Number of threads OpenBLAS uses for mlpc's matrix products."""
-    _core.set_num_threads(int(n))
+    """Number of threads OpenBLAS uses for mlpc's matrix products: an int >= 1. OpenBLAS caps it
+    at the number of threads it was built for; get_num_threads() tells the number in use."""
+    if isinstance(n, (bool, _np.bool_)) or not isinstance(n, (int, _np.integer)):
+        raise TypeError(f"set_num_threads takes an int >= 1, got {n!r} ({type(n).__name__})")
+    if n < 1:
+        raise ValueError(f"set_num_threads takes an int >= 1, got {n}")
+    _core.set_num_threads(min(int(n), _MAX_THREADS))
 
 
 def get_num_threads():
     return _core.get_num_threads()
 
 
+def _threads_from_environment():
+    """MLPC_NUM_THREADS as an int, or None when it is unset or not an int >= 1. A bad value is
+    warned about and ignored rather than raised: it only tunes speed, and raising would make
+    `import mlpc` (and the mlpc command) fail altogether."""
+    value = _os.environ.get("MLPC_NUM_THREADS")
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        _warnings.warn(f"MLPC_NUM_THREADS must be an int >= 1, got {value!r}: ignored, mlpc "
+                       f"uses its default number of threads", RuntimeWarning, stacklevel=2)
+        return None
+    return n
+
+
 # One OpenBLAS thread by default. The GEMMs of teaching-size networks gain little from more
 # (benchmarks/bench_step.py), and OpenBLAS threads spin while they wait: on a loaded or
 # CPU-quota'd machine (a shared notebook server, a test run beside other work) two threads made a
 # step 5-100x slower. mlpc.set_num_threads(n), MLPC_NUM_THREADS or OPENBLAS_NUM_THREADS raise it.
-if "MLPC_NUM_THREADS" in _os.environ:
-    set_num_threads(_os.environ["MLPC_NUM_THREADS"])
+_threads = _threads_from_environment()
+if _threads is not None:
+    set_num_threads(_threads)
 elif "OPENBLAS_NUM_THREADS" not in _os.environ:
     set_num_threads(1)

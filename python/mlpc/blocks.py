@@ -4,6 +4,7 @@ exploding gradients and for overfitting. Each behaves differently in training an
 import numpy as np
 
 from . import _core
+from ._seed import check_seed
 from .layers import Layer, _check_features, _check_number
 
 
@@ -50,12 +51,16 @@ class BatchNorm(_Normalization):
         super().__init__(num_features, eps, affine)
         self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
 
-    def _bind(self, net, tensor_of_spec):
-        old = (np.array(self.running_mean), np.array(self.running_var)) \
-            if self._net is not None and self._net._core is not None else None
-        super()._bind(net, tensor_of_spec)
-        if old is not None:
-            self.running_mean[...], self.running_var[...] = old
+    def _carried(self):
+        carried = super()._carried()
+        if carried is not None:
+            carried["running_stats"] = [np.array(s) for s in
+                                        self._core_net().running_stats(self._index)]
+        return carried
+
+    def _restore(self, carried):
+        super()._restore(carried)
+        self.running_mean[...], self.running_var[...] = carried["running_stats"]
 
     @property
     def running_mean(self):
@@ -93,7 +98,7 @@ class Dropout(Layer):
         if p >= 1:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}: p = 1 drops every unit")
         self.p = p
-        self.seed = seed
+        self.seed = check_seed(seed, "Dropout")
 
     def _specs(self, width, specs, seeds):
         self._index = len(specs)
@@ -101,6 +106,16 @@ class Dropout(Layer):
         specs.append({"kind": _core.LAYER_DROPOUT, "in": width, "out": width, "alpha": self.p,
                       "seed": int(seed) & (2**64 - 1)})
         return width
+
+    def _carried(self):
+        carried = super()._carried()
+        if carried is not None:   # the mask stream goes on where it was, like the parameters
+            carried["rng"] = self._core_net().rng_state(self._index)
+        return carried
+
+    def _restore(self, carried):
+        super()._restore(carried)
+        self._core_net().set_rng_state(self._index, carried["rng"])
 
     @property
     def mask(self):
@@ -138,8 +153,11 @@ class Residual(Layer):
         specs.append({"kind": _core.LAYER_RESIDUAL, "in": width, "out": width, "skip": first})
         return width
 
-    def _bind(self, net, tensor_of_spec):
+    def _bind(self, net, tensor_of_spec, carried):
         self._net = net
+
+    def _children(self):
+        return self.layers
 
     def _leaves(self):
         for layer in self.layers:

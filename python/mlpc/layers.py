@@ -3,13 +3,15 @@
 A layer holds its configuration; once placed in a `Sequential` its parameters live in that
 network's memory and `layer.weight`, `layer.output`, `layer.grad_output` are NumPy views of it.
 A layer belongs to the last network built from it (building a new network from the same layer
-objects carries their current parameter values over).
+objects carries their current values over: parameters, batch-norm running statistics, dropout
+generator states), and sits at one place in it: weight sharing is not supported.
 """
 import copy
 
 import numpy as np
 
 from . import _core
+from . import _seed
 from . import init as _init
 
 
@@ -32,6 +34,20 @@ def _check_number(name, value, lo=None, hi=None, hi_open=False):
     return value
 
 
+def _undo_log(objects):
+    """A function that puts every attribute of `objects`, and the package-wide seed source, back
+    as they are now: a build or call that fails runs it, so that it changes nothing."""
+    saved = [(obj, dict(obj.__dict__)) for obj in objects]
+    seed_state = _seed.source_state()
+
+    def undo():
+        for obj, attributes in saved:
+            obj.__dict__.clear()
+            obj.__dict__.update(attributes)
+        _seed.set_source_state(seed_state)
+    return undo
+
+
 class Layer:
     """Base class. Subclasses describe themselves as core layer specs in `_specs`."""
 
@@ -49,17 +65,26 @@ class Layer:
         `seeds()` draws a seed for layers that need one and were given none."""
         raise NotImplementedError
 
-    def _bind(self, net, tensor_of_spec):
-        """Take the parameter values of a previous network, or initialize them."""
-        old = {name: np.array(self._param(name)) for name in self.param_names} \
-            if self._net is not None and self._tensor is not None else None
+    def _carried(self):
+        """Copies of the values this layer holds in its network (None if it has none), taken
+        before a new network is built from it: building renumbers `_index`, which locates them."""
+        if self._net is None:
+            return None
+        return {name: np.array(self._param(name)) for name in self.param_names}
+
+    def _bind(self, net, tensor_of_spec, carried):
+        """Join the newly built `net`: take the values `carried` from the previous network, or
+        initialize them."""
         self._net = net
         self._tensor = tensor_of_spec.get(self._index)
-        if old is not None:
-            for name, value in old.items():
-                self._param(name)[...] = value
-        else:
+        if carried is None:
             self._initialize()
+        else:
+            self._restore(carried)
+
+    def _restore(self, carried):
+        for name in self.param_names:
+            self._param(name)[...] = carried[name]
 
     def _initialize(self):
         pass
@@ -67,12 +92,34 @@ class Layer:
     def _leaves(self):
         yield self
 
+    def _children(self):
+        """The layers inside a container (Residual, Sequential, which hold them in `layers`)."""
+        return ()
+
+    def _tree(self):
+        """This layer and every layer inside it, depth first."""
+        yield self
+        for child in self._children():
+            yield from child._tree()
+
+    def _copy(self):
+        """A copy sharing no layer object with this one (a container's layers are copied too) that
+        still refers to this layer's network: a network built from it carries this layer's
+        values over and leaves this layer where it is."""
+        duplicate = copy.copy(self)
+        if self._children():
+            duplicate.layers = [child._copy() for child in self._children()]
+        return duplicate
+
     # -- parameters ---------------------------------------------------------------------------
     def _core_net(self):
         if self._net is None:
             if self.in_features is None:
-                raise RuntimeError(f"{type(self).__name__} is not part of a network yet: place it "
-                                   f"in a mlpc.Sequential (its width comes from the layer before)")
+                raise RuntimeError(f"{type(self).__name__} is not part of a network yet, or its "
+                                   f"network is not built yet: place it in a mlpc.Sequential, "
+                                   f"which is built once its input width is known (at the first "
+                                   f"forward pass, or at once when the first layer has "
+                                   f"in_features)")
             from .network import Sequential
             Sequential(self)
         return self._net._ensure_core()
@@ -137,12 +184,21 @@ class Layer:
         x = np.asarray(x)
         dtype = "float64" if x.dtype == np.float64 else "float32"
         net = self._net
-        if net is None or not net._standalone or net.dtype != dtype or \
-                (self.in_features is None and x.ndim == 2 and net.in_features != x.shape[1]):
-            layer = self if net is None or net._standalone else copy.copy(self)
+        alone = net is not None and net._standalone and net.layers[0] is self   # its own network
+        if alone and net.dtype == dtype and \
+                not (self.in_features is None and x.ndim == 2 and net.in_features != x.shape[1]):
+            return net.forward(x)
+        # a layer of another network runs as a copy (a copy of a container copies its layers
+        # too), so that network keeps all its layers
+        layer = self if net is None or alone else self._copy()
+        undo = _undo_log(layer._tree())
+        try:
             net = Sequential(layer, dtype=dtype)   # built now, or lazily by its first forward
             net._standalone = True
-        return net.forward(x)
+            return net.forward(x)
+        except BaseException:   # a failed call leaves the layer in the network it was in
+            undo()
+            raise
 
     def extra_repr(self):
         return ""
@@ -163,7 +219,7 @@ class Linear(Layer):
         self.has_bias = bool(bias)
         _init.resolve(init)   # fail now, not when the network is built
         self.init = init
-        self.seed = seed
+        self.seed = _seed.check_seed(seed, "Linear")
         self.param_names = ("weight", "bias") if self.has_bias else ("weight",)
 
     def _specs(self, width, specs, seeds):

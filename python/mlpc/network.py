@@ -1,11 +1,9 @@
 """Sequential: the network container over one C network."""
-import copy
-
 import numpy as np
 
 from . import _core
-from ._seed import draw_seed
-from .layers import Layer
+from ._seed import check_seed, draw_seed
+from .layers import Layer, _undo_log
 from .blocks import BatchNorm, Residual
 
 _DTYPES = {"float32": _core.FLOAT32, "float64": _core.FLOAT64}
@@ -21,6 +19,34 @@ def _dtype_name(dtype):
     return name
 
 
+def _check_mode(mode):
+    """The training mode as a bool. Anything truthy used to count, so train("no") meant True:
+    only bools, NumPy bools and the ints 0 and 1 are modes."""
+    if isinstance(mode, (bool, np.bool_)) or \
+            (isinstance(mode, (int, np.integer)) and mode in (0, 1)):
+        return bool(mode)
+    raise TypeError(f"the training mode must be True or False, got {mode!r}")
+
+
+def _places(layers, prefix=""):
+    """(place, layer) for every layer object in a tree of layers; places named like "2.1"."""
+    for i, layer in enumerate(layers):
+        yield f"{prefix}{i}", layer
+        yield from _places(layer._children(), f"{prefix}{i}.")
+
+
+def _check_distinct(layers):
+    """A layer object can sit at one place only: its views and spec index name one place in the
+    core, so a second place would get weights no view reaches and outputs no view shows."""
+    first_place = {}
+    for place, layer in _places(layers):
+        first = first_place.setdefault(id(layer), place)
+        if first != place:
+            raise ValueError(f"layer {place} is the same object as layer {first} "
+                             f"({type(layer).__name__}({layer.extra_repr()})): create a separate "
+                             f"layer for each place (weight sharing is not supported)")
+
+
 class Sequential(Layer):
     """Layers applied in order, computed by one C network.
 
@@ -30,6 +56,8 @@ class Sequential(Layer):
     The network is built as soon as its input width is known: at construction when the first
     layer fixes it (Linear, BatchNorm, LayerNorm), else at the first forward pass. `seed` seeds
     every layer given no seed of its own; without it they draw from `mlpc.manual_seed`'s source.
+    Each layer object may appear once (a layer taken from another network brings its values
+    along); building fails as a whole, leaving every layer as it was.
     `l2` adds λ Σ‖W‖²_F over the weight matrices (not biases) to the cost (`penalty()`,
     `cost()`, `train_step`) and 2λW to their gradients in `backward`.
     """
@@ -42,9 +70,10 @@ class Sequential(Layer):
                                 f"{type(layer).__name__}")
         if not layers:
             raise ValueError("Sequential needs at least one layer")
+        _check_distinct(layers)
         self.layers = list(layers)
         self.dtype = _dtype_name(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed, "Sequential")
         self._core = None
         self._standalone = False   # made by a layer's own __call__
         self._training = True
@@ -56,24 +85,41 @@ class Sequential(Layer):
 
     # -- building -------------------------------------------------------------------------------
     def _specs(self, width, specs, seeds):
+        self.in_features = width   # the widths it is built for, as a network or as a block
         for layer in self.layers:
             width = layer._specs(width, specs, seeds)
         self._index = len(specs) - 1
+        self.out_features = width
         return width
 
+    def _children(self):
+        return self.layers
+
     def _nodes(self):
+        """Every layer inside this network, depth first."""
         for layer in self.layers:
-            yield layer
-            if isinstance(layer, (Residual, Sequential)):
-                yield from Sequential._nodes(layer)
+            yield from layer._tree()
 
     def _seeds(self):
         return int(self._seed_rng.integers(0, 2**63 - 1)) if self._seed_rng else draw_seed()
 
     def _build(self, width):
+        """Build the C network for rows of `width` and move every layer into it, with the values
+        it held in its previous network. All or nothing: if building fails, this network and
+        every layer are left exactly as they were (previous networks are only read)."""
+        nodes = list(self._nodes())
+        undo = _undo_log([self, *nodes])
+        try:
+            self._build_core(width, nodes)
+        except BaseException:
+            undo()
+            raise
+
+    def _build_core(self, width, nodes):
+        carried = [node._carried() for node in nodes]   # read before _specs renumbers _index
         self._seed_rng = np.random.default_rng(self.seed) if self.seed is not None else None
         specs = []
-        self.out_features = self._specs(width, specs, self._seeds)
+        self._specs(width, specs, self._seeds)
         core = _core.Net(_DTYPES[self.dtype], specs)
         core.l2 = self._l2
         core.training = self._training
@@ -82,64 +128,79 @@ class Sequential(Layer):
             tensor_of_spec.setdefault(spec, t)
         self._core = core
         self._net = self
-        for node in self._nodes():
-            node._bind(self, tensor_of_spec)
+        for node, values in zip(nodes, carried):
+            node._bind(self, tensor_of_spec, values)
 
-    def _bind(self, net, tensor_of_spec):   # nested in another Sequential
+    def _bind(self, net, tensor_of_spec, carried):   # a block of another Sequential
         self._net = net
+        self._core = None   # its layers' values live in `net` now: a core of its own is stale
+
+    def _outer(self):
+        """The network this one is a block of, or None when it is a network of its own."""
+        return self._net if self._net is not None and self._net is not self else None
 
     def _ensure_core(self):
         if self._core is not None:
             return self._core
-        if self._net is not None and self._net is not self:
-            return self._net._ensure_core()
-        raise RuntimeError("the network is not built yet: its input width is set by the first "
-                           "forward pass (or start with a Linear, BatchNorm or LayerNorm)")
+        if self._outer() is not None:
+            return self._outer()._ensure_core()
+        raise RuntimeError("the network is not built yet: its input width is unknown until the "
+                           "first forward pass (or a first layer with in_features: Linear, "
+                           "BatchNorm, LayerNorm)")
 
     def _clone(self, dtype):
-        """A new network of the same architecture and state, in `dtype`."""
-        def clone(layer):
-            c = copy.copy(layer)
-            c.__dict__.update(_net=None, _tensor=None, _index=None)
-            if isinstance(layer, (Residual, Sequential)):
-                c.layers = [clone(child) for child in layer.layers]
-                if isinstance(layer, Sequential):
-                    c._core = None
-            return c
-        layers = [clone(layer) for layer in self.layers]
-        new = Sequential(*layers, dtype=dtype, l2=self.l2, seed=0)
+        """A new network of the same architecture and state, in `dtype`: built from copies of the
+        layers, which carry this network's values over (parameters, running statistics, dropout
+        generator states) and leave this network as it was."""
+        new = Sequential(*[layer._copy() for layer in self.layers], dtype=dtype, l2=self.l2,
+                         seed=0)
         if new._core is None:
             new._build(self.in_features)
-        new.load_state_dict(self.state_dict())
         new.training = self.training
-        for layer_old, layer_new in zip(self._nodes(), new._nodes()):
-            if hasattr(layer_old, "mask"):
-                new._core.set_rng_state(layer_new._index, self._core.rng_state(layer_old._index))
         return new
 
     def copy(self, dtype=None):
         """An independent copy (parameters, running statistics, dropout generators, mode),
         optionally in another dtype."""
-        if self._core is None:
+        if self._core is None and self._outer() is None:
             raise RuntimeError("copy() needs a built network (run a forward pass first)")
         return self._clone(self.dtype if dtype is None else _dtype_name(dtype))
+
+    # copy.deepcopy gives copy(); pickle cannot reach the C memory the values live in
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def __copy__(self):   # shallow, as copy.copy would be without __reduce_ex__ below
+        duplicate = object.__new__(type(self))
+        duplicate.__dict__.update(self.__dict__)
+        return duplicate
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("a mlpc.Sequential cannot be pickled (its values live in C memory): "
+                        "save it with net.save(path) and read it back with mlpc.load(path), or "
+                        "use net.copy() for an independent copy")
 
     # -- computing ------------------------------------------------------------------------------
     def forward(self, x):
         """The network's output for a batch x of shape (N, in_features), as a new array.
         Any array-like is converted once to a C-contiguous array of the network's dtype.
-        NaN or infinite inputs are computed through (IEEE arithmetic), never rejected."""
+        NaN or infinite inputs are computed through (IEEE arithmetic), never rejected.
+        A block of a larger network computes alone, as a copy (like any layer of a network)."""
+        if self._outer() is not None:
+            return Layer.__call__(self, x)
         return self._core_for(x).forward(x)
 
     __call__ = forward
 
     def _core_for(self, x):
         """The C network, built now from x's width if the layers left it open."""
+        if self._outer() is not None:   # building would take its layers from that network
+            raise RuntimeError("this Sequential is a block of a larger network: compute with "
+                               "that network")
         if self._core is None:
             shape = np.shape(x)
             if len(shape) != 2 or 0 in shape:
                 raise ValueError(f"input: expected shape (N, in_features), got {shape}")
-            self.in_features = shape[1]
             self._build(shape[1])
         return self._core
 
@@ -194,16 +255,17 @@ class Sequential(Layer):
     # -- modes -----------------------------------------------------------------------------------
     @property
     def training(self):
-        if self._net is not None and self._net is not self:
-            return self._net.training
+        if self._outer() is not None:
+            return self._outer().training
         return self._training
 
     @training.setter
     def training(self, mode):
-        if self._net is not None and self._net is not self:
-            self._net.training = mode
+        mode = _check_mode(mode)
+        if self._outer() is not None:
+            self._outer().training = mode
             return
-        self._training = bool(mode)
+        self._training = mode
         if self._core is not None:
             self._core.training = self._training
 
@@ -242,11 +304,13 @@ class Sequential(Layer):
     def named_parameters(self, prefix=""):
         """(name, value, grad) in layer order; names like PyTorch's state_dict keys ("0.weight").
         value and grad share memory with the C network: writing to value changes the network."""
+        self._ensure_core()   # an unbuilt network says so, not that its layers are in none
         for name, layer in self.named_layers(prefix):
             yield from layer.named_parameters(name + ".")
 
     def named_buffers(self, prefix=""):
         """(name, array) of the running statistics of batch-norm layers."""
+        self._ensure_core()
         for name, layer in self.named_layers(prefix):
             if isinstance(layer, BatchNorm):
                 yield name + ".running_mean", layer.running_mean
