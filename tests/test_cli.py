@@ -161,6 +161,8 @@ def test_cifar10_path(tmp_path, capsys):
     (["train", "--data", "fashion-mnist", "--layers", "784,x"], 2, "comma-separated"),
     (["train", "--data", "fashion-mnist", "--act", "nope"], 2, "unknown activation"),
     (["train", "--data", "fashion-mnist", "--patience", "2"], 2, "validation"),
+    (["train", "--data", "fashion-mnist", "--opt", "adam", "--momentum", "0.5"], 2,
+     "--momentum applies to sgd and rmsprop, not adam"),
     (["evaluate", "/nonexistent/model.npz", "--data", "fashion-mnist"], 1, "no such model"),
     (["train", "--data", "fashion-mnist", "--layers", "784,32,10", "--opt", "sgd", "--lr", "1e9",
       "--epochs", "1", "--quiet"], 1, "training stopped at step"),    # no traceback

@@ -3,6 +3,7 @@ and the command line: statistics against theory and independent NumPy computatio
 checked headless for their panels."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,6 +56,103 @@ def test_parameters_quick_and_overrides():
     assert experiments.merge_params("x", {"a": 1}, {"a": 10}, False, {}) == {"a": 1}
     with pytest.raises(TypeError, match="unknown parameter"):
         EXPERIMENTS["slow_learning"](quick=True, no_such_parameter=1)
+
+
+def test_parameter_kinds_check_and_normalize():
+    k = experiments
+    assert k.integer(1)("n", np.int64(3)) == 3 and type(k.integer(1)("n", np.int64(3))) is int
+    with pytest.raises(ValueError, match=r"^n must be an int >= 1, got 0$"):
+        k.integer(1)("n", 0)
+    for bad in (1.5, True, "3", None):
+        with pytest.raises(TypeError, match="n must be an int >= 1"):
+            k.integer(1)("n", bad)
+    assert k.number(above=0, below=1)("t", 0.5) == 0.5
+    for bad in (0, 1, math.nan, math.inf):
+        with pytest.raises(ValueError, match=r"t must be a finite number in \(0, 1\)"):
+            k.number(above=0, below=1)("t", bad)
+    with pytest.raises(ValueError, match=r"m must be a finite number in \[0, 1\)"):
+        k.number(at_least=0, below=1)("m", 1)
+    assert k.boolean("b", np.bool_(False)) is False and k.boolean("b", 1) is True
+    with pytest.raises(TypeError, match="b must be True or False, got 'no'"):
+        k.boolean("b", "no")
+    with pytest.raises(ValueError, match="c must be one of 'a', 'b', got 'z'"):
+        k.choice("a", "b")("c", "z")
+    assert k.optional(k.integer(0))("o", None) is None
+    assert k.dtype("d", np.float32) == "float32"
+    # one value is a list of one; a bad entry is named by its index
+    assert k.list_of(k.integer(1))("h", 5) == [5]
+    assert k.list_of(k.choice("tanh", "relu"))("a", "tanh") == ["tanh"]
+    assert k.list_of(k.number())("l", (1, 2.5)) == [1.0, 2.5]
+    with pytest.raises(ValueError, match=r"^h\[1\] must be an int >= 1, got 0$"):
+        k.list_of(k.integer(1))("h", [3, 0])
+    with pytest.raises(ValueError, match=r"h must be a non-empty list, got \[\]"):
+        k.list_of(k.integer(1))("h", [])
+    with pytest.raises(ValueError, match="s must be a list of 2 values, got 5"):
+        k.list_of(k.integer(1), length=2)("s", 5)
+
+
+def test_every_experiment_checks_every_parameter():
+    import importlib
+    for name, module in experiments._MODULES.items():
+        m = importlib.import_module(f"mlpc.experiments.{module}")
+        assert set(m.KINDS) == set(m.DEFAULTS), name
+        # the lecture's and the quick defaults pass their own checks
+        experiments.merge_params(name, m.DEFAULTS, m.QUICK, False, {}, kinds=m.KINDS)
+        experiments.merge_params(name, m.DEFAULTS, m.QUICK, True, {}, kinds=m.KINDS)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any network built fails the test: a bad parameter must be refused before training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network was built before the parameters were checked")
+    monkeypatch.setattr(mlpc, "Sequential", refuse)
+
+
+@pytest.mark.parametrize("name,params,error,message", [
+    ("init_histograms", dict(layers=0), ValueError,
+     r"^init_histograms: layers must be an int >= 1, got 0$"),
+    ("init_histograms", dict(inits="sigma=abc"), ValueError, "inits must be 'sigma=<σ>'"),
+    ("batchnorm_cifar", dict(eval_every=0), ValueError, "eval_every must be an int >= 1, got 0"),
+    ("batchnorm_cifar", dict(hist_steps=(100,)), ValueError, "hist_steps must include a step"),
+    ("slow_learning", dict(epochs=-5), ValueError, "epochs must be an int >= 1, got -5"),
+    ("slow_learning", dict(runs=("quad", 2.0, 2.0)), ValueError,
+     r"runs\[0\]\[0\] must be one of 'quadratic', 'cross_entropy', got 'quad'"),
+    ("slow_learning", dict(y=2.0), ValueError,
+     r"y must be in \[0, 1\] for a cross_entropy run"),
+    ("constant_init", dict(activation="foo"), ValueError,
+     "constant_init: activation must be one of 'identity', .*got 'foo'"),
+    ("constant_init", dict(activation="prelu"), ValueError, "activation must be one of"),
+    ("constant_init", dict(layers=1.5), TypeError, "layers must be an int >= 2, got 1.5"),
+    ("constant_init", dict(seed=-1), ValueError,
+     r"^constant_init: seed must be an int >= 0, got -1$"),
+    ("init_histograms", dict(seed=1.5), TypeError, "init_histograms: seed must be an int >= 0"),
+    ("slow_learning", dict(quick="no"), TypeError, "slow_learning: quick must be True or False"),
+])
+def test_bad_parameters_are_named_before_training(no_training, name, params, error, message):
+    params = dict(params)
+    quick, seed = params.pop("quick", True), params.pop("seed", 0)
+    with pytest.raises(error, match=message) as info:
+        EXPERIMENTS[name](quick=quick, seed=seed, **params)
+    assert isinstance(info.value, experiments.ParameterError)
+
+
+def test_list_parameters_take_one_value():
+    r = EXPERIMENTS["init_histograms"](quick=True, activations="relu", inits="he", layers=2,
+                                       width=20, input_dim=20, batch=30)
+    assert r.params["activations"] == ["relu"] and r.params["inits"] == ["he"]
+    assert set(r.stats) == {"relu"} and set(r.stats["relu"]) == {"he"}
+    r = EXPERIMENTS["slow_learning"](quick=True, runs=("quadratic", 2.0, 2.0), epochs=5)
+    assert list(r.stats["runs"]) == [slow_learning.run_label("quadratic", 2.0, 2.0)]
+
+
+def test_init_histograms_draws_a_name_value_pair_init():
+    # a pair is kept as a list (JSON); its panel label used to look it up in a dict
+    r = EXPERIMENTS["init_histograms"](quick=True, activations="tanh", inits=[("normal", 0.1)],
+                                       layers=2, width=20, input_dim=20, batch=30)
+    assert r.params["inits"] == [["normal", 0.1]]
+    fig = r.figures()["tanh_activations"]
+    assert "['normal', 0.1]" in fig.axes[0].get_ylabel()
 
 
 def test_sample_values_keeps_the_zero_fraction():
@@ -361,3 +459,51 @@ def test_cli_in_process_options(tmp_path, capsys):
         cli_main(["slow_learning", "--data", "somewhere"])
     with pytest.raises(SystemExit):
         cli_main(["no_such_experiment"])
+
+
+def _one_error_line(capsys, name):
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err           # one line, no traceback
+    assert err.startswith(f"mlpc.experiments {name}: error: ")
+    return err
+
+
+def test_cli_bad_parameter_is_one_line(tmp_path, capsys):
+    assert cli_main(["slow_learning", "--quick", "--out", str(tmp_path), "--set",
+                     "epoch=5"]) == 2
+    err = _one_error_line(capsys, "slow_learning")
+    assert "unknown parameter(s) epoch; accepted: runs, lr, epochs" in err
+    assert cli_main(["init_histograms", "--quick", "--out", str(tmp_path), "--set",
+                     "layers=0"]) == 2
+    assert "layers must be an int >= 1, got 0" in _one_error_line(capsys, "init_histograms")
+    assert cli_main(["batchnorm_cifar", "--quick", "--out", str(tmp_path), "--data",
+                     str(tmp_path / "missing")]) == 2
+    assert "missing" in _one_error_line(capsys, "batchnorm_cifar")
+    assert not list(tmp_path.iterdir())                      # nothing was written
+
+
+def test_cli_bad_output_folder_is_one_line(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    for out in (a_file, a_file / "below"):
+        assert cli_main(["slow_learning", "--quick", "--out", str(out)]) == 2
+        assert str(a_file) in _one_error_line(capsys, "slow_learning")
+    assert cli_main(["all", "--quick", "--out", str(a_file)]) == 2     # before any run
+    _one_error_line(capsys, "all")
+    assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--dpi", "-5"], "argument --dpi: must be a number > 0, got '-5'"),
+    (["--dpi", "0"], "argument --dpi: must be a number > 0"),
+    (["--seed", "-1"], "argument --seed: must be an int >= 0, got '-1'"),
+    (["--set", "seed=1"], "give seed as --seed"),
+    (["--set", "quick=True"], "give quick as --quick"),
+    (["--set", "epochs"], "--set expects KEY=VALUE, got 'epochs'"),
+])
+def test_cli_bad_options_are_usage_errors(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        cli_main(["slow_learning", "--quick", "--out", str(tmp_path)] + args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -460,6 +460,71 @@ def test_unknown_parameter_is_rejected(module):
         module.run(quick=True, no_such_parameter=1)
 
 
+def test_list_parameters_take_one_value():
+    # a single string or number used to be iterated: "tanh" -> 't', 'a', ...; 5 -> TypeError
+    r = gradient_bounds.run(quick=True, activations="tanh", depth=2, width=8, n_in=8, batch=4,
+                            mp_shape=(4, 8), orthogonal_shape=(4, 8))
+    assert r.params["activations"] == ["tanh"] and list(r.stats["bounds"]) == ["tanh"]
+    r = activations.run(quick=True, names="tanh")
+    assert r.params["names"] == ["tanh"] and list(r.stats) == ["tanh"]
+    r = capacity_regularization.run(quick=True, hidden_sizes=5, init_seeds=0, lambdas=0.01,
+                                    steps=3, n_train=20, n_val=20)
+    assert r.params["hidden_sizes"] == [5] and r.params["lambdas"] == [0.01]
+    assert set(r.stats["runs"]) == {"m=5,init=0", "m=100,lambda=0.01"}
+    r = convergence.run(quick=True, eigenvalues=0.5, eta_factors=1.0, condition_numbers=10,
+                        steps=3, cond_steps=50, zigzag_steps=3, schedule_steps=3)
+    assert list(r.stats["condition"]) == ["kappa=10"]
+    assert r.stats["eigenvalues"].tolist() == [0.5]
+
+
+def test_cli_takes_one_value_for_a_list(tmp_path):
+    from mlpc.experiments.__main__ import main as cli_main
+    sizes = ["depth=1", "width=8", "n_in=8", "batch=4", "mp_shape=(4,8)",
+             "orthogonal_shape=(4,8)"]
+    args = [a for size in sizes for a in ("--set", size)]
+    assert cli_main(["gradient_bounds", "--quick", "--out", str(tmp_path), "--set",
+                     "activations=tanh", "--dpi", "30"] + args) == 0
+    import json
+    doc = json.loads((tmp_path / "gradient_bounds.json").read_text())
+    assert doc["params"]["activations"] == ["tanh"] and list(doc["stats"]["bounds"]) == ["tanh"]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any network built fails the test: a bad parameter must be refused before training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network was built before the parameters were checked")
+    monkeypatch.setattr(mlpc, "Sequential", refuse)
+
+
+@pytest.mark.parametrize("module,params,error,message", [
+    (gradient_bounds, dict(depth=-1), ValueError,
+     r"^gradient_bounds: depth must be an int >= 0, got -1$"),
+    (gradient_bounds, dict(activations=["tanh", "prelu"]), ValueError,
+     r"activations\[1\] must be one of .*got 'prelu'"),
+    (gradient_bounds, dict(mp_shape=(10,)), ValueError, "mp_shape must be a list of 2 values"),
+    (convergence, dict(condition_numbers=(0,)), ValueError,
+     r"condition_numbers\[0\] must be a finite number >= 1, got 0"),
+    (convergence, dict(cond_tol=0), ValueError,
+     r"^convergence: cond_tol must be a finite number in \(0, 1\), got 0$"),
+    (convergence, dict(eigenvalues=(1.0, -1.0)), ValueError, r"eigenvalues\[1\] must be"),
+    (convergence, dict(schedules={"x": 0.1}), ValueError, "schedules must be None or"),
+    (capacity_regularization, dict(hidden_sizes=[3, 0]), ValueError,
+     r"hidden_sizes\[1\] must be an int >= 1, got 0"),
+    (capacity_regularization, dict(dataset="circles"), ValueError,
+     "dataset must be one of 'spirals', 'moons', got 'circles'"),
+    (capacity_regularization, dict(sum_loss="yes"), TypeError, "sum_loss must be True or False"),
+    (activations, dict(names="nope"), ValueError, "names must be one of .*got 'nope'"),
+    (activations, dict(x_min=1.0, x_max=-1.0), ValueError, "x_min must be < x_max"),
+    (activations, dict(n_points=1), ValueError, "n_points must be an int >= 2, got 1"),
+])
+def test_bad_parameters_are_named_before_training(no_training, module, params, error, message):
+    from mlpc.experiments import ParameterError
+    with pytest.raises(error, match=message) as info:
+        module.run(quick=True, **params)
+    assert isinstance(info.value, ParameterError)
+
+
 def test_save_writes_json_and_pngs(tmp_path, bounds):
     import json
     paths = bounds.save(tmp_path)

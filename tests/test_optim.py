@@ -649,3 +649,272 @@ def test_bad_lr_assignment():
     assert opt.lr == 0.1
     with pytest.raises(ValueError):
         opt.schedule = lambda t: -1.0
+
+
+# --------------------------------------------------------------------------------------------
+# audit: flags, foreign options, load_state_dict, momentum, number types, settings, net types
+# --------------------------------------------------------------------------------------------
+
+def assert_same_state_dict(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def trained(make_opt, steps=3):
+    """An optimizer (and its net) after a few steps, so that its state is not all zeros."""
+    net = make_net()
+    opt = make_opt(net)
+    for X, y in batches(steps):
+        net.train_step(X, y, LOSS, opt)
+    return net, opt
+
+
+@pytest.mark.parametrize("build", [
+    lambda n: mlpc.SGD(n, 0.1, momentum=0.9, nesterov="no"),
+    lambda n: mlpc.SGD(n, 0.1, momentum=0.9, nesterov=1),
+    lambda n: mlpc.Adam(n, amsgrad="False"),
+    lambda n: mlpc.AdamW(n, amsgrad=1),
+    lambda n: mlpc.SGD(n, 0.1, weight_decay=0.1, decay_all="yes"),
+    lambda n: mlpc.RMSProp(n, decay_all=1.0),
+], ids=["nesterov_str", "nesterov_int", "amsgrad_str", "amsgrad_int", "decay_all_str",
+        "decay_all_float"])
+def test_flags_accept_only_bool(build):
+    with pytest.raises(TypeError, match="must be True or False"):
+        build(make_net())
+
+
+def test_flags_accept_numpy_bool():
+    net = make_net()
+    assert mlpc.SGD(net, 0.1, momentum=0.9, nesterov=np.True_).nesterov is True
+    assert mlpc.Adam(net, amsgrad=np.bool_(False), decay_all=np.True_)._core.decay_all == 1
+
+
+@pytest.mark.parametrize("build,option,rule", [
+    (lambda n: mlpc.AdaGrad(n, momentum=0.9), "momentum", "AdaGrad"),
+    (lambda n: mlpc.AdaGrad(n, alpha=0.9), "alpha", "AdaGrad"),
+    (lambda n: mlpc.Adam(n, nesterov=True), "nesterov", "Adam"),
+    (lambda n: mlpc.Adam(n, momentum=0.9), "momentum", "Adam"),
+    (lambda n: mlpc.AdamW(n, alpha=0.9), "alpha", "AdamW"),
+    (lambda n: mlpc.RMSProp(n, momentum=0.9, nesterov=True), "nesterov", "RMSProp"),
+    (lambda n: mlpc.RMSProp(n, beta1=0.9), "beta1", "RMSProp"),
+    (lambda n: mlpc.SGD(n, 0.1, eps=1e-8), "eps", "SGD"),
+    (lambda n: mlpc.SGD(n, 0.1, amsgrad=False), "amsgrad", "SGD"),
+], ids=["adagrad_momentum", "adagrad_alpha", "adam_nesterov", "adam_momentum", "adamw_alpha",
+        "rmsprop_nesterov", "rmsprop_beta1", "sgd_eps", "sgd_amsgrad"])
+def test_options_a_rule_does_not_use_are_refused(build, option, rule):
+    with pytest.raises(TypeError, match=f"{rule} does not use '{option}'"):
+        build(make_net())
+
+
+@pytest.mark.parametrize("make_opt,change,exc,field", [
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"lr": float("nan")}, ValueError, "lr"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"lr": -1.0}, ValueError, "lr"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"lr": "0.1"}, TypeError, "lr"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"momentum": 5.0}, ValueError, "momentum"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"momentum": 0.0, "nesterov": True}, ValueError,
+     "nesterov"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"nesterov": "yes"}, TypeError, "nesterov"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"weight_decay": -1.0}, ValueError,
+     "weight_decay"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"decay_all": 1}, TypeError, "decay_all"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"clip_norm": -1.0}, ValueError, "clip_norm"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"clip_value": float("inf")}, ValueError,
+     "clip_value"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"step": -1}, ValueError, "step"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"step": 2.5}, TypeError, "step"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"step": True}, TypeError, "step"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"step": 2 ** 64}, ValueError, "step"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"lr": None}, TypeError, "lr"),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), {"extra": 1.0}, KeyError, "extra"),
+    (lambda n: mlpc.AdaGrad(n, 0.1), {"eps": float("nan")}, ValueError, "eps"),
+    (lambda n: mlpc.RMSProp(n, momentum=0.5), {"alpha": 1.0}, ValueError, "alpha"),
+    (lambda n: mlpc.RMSProp(n, momentum=0.5), {"momentum": 1.5}, ValueError, "momentum"),
+    (lambda n: mlpc.RMSProp(n, momentum=0.5), {"nesterov": True}, ValueError, "Nesterov"),
+    (lambda n: mlpc.Adam(n, 0.01), {"beta2": 1.0}, ValueError, "beta2"),
+    (lambda n: mlpc.Adam(n, 0.01), {"amsgrad": "False"}, TypeError, "amsgrad"),
+    (lambda n: mlpc.Adam(n, 0.01), {"nesterov": True}, ValueError, "Nesterov"),
+], ids=["lr_nan", "lr_negative", "lr_str", "momentum_5", "nesterov_without_momentum",
+        "nesterov_str", "weight_decay_negative", "decay_all_int", "clip_norm_negative",
+        "clip_value_inf", "step_negative", "step_float", "step_bool", "step_too_large", "lr_none",
+        "unknown_key", "adagrad_eps_nan", "rmsprop_alpha_1", "rmsprop_momentum_1.5",
+        "rmsprop_nesterov", "adam_beta2_1", "adam_amsgrad_str", "adam_nesterov"])
+def test_load_state_dict_checks_every_field_and_changes_nothing(make_opt, change, exc, field):
+    _, opt = trained(make_opt)
+    good = opt.state_dict()
+    # the bad dict also carries new state and step: none of it may be applied
+    bad = {**good, "state": good["state"] + 1.0, "step": 7, **change}
+    with pytest.raises(exc, match=field):
+        opt.load_state_dict(bad)
+    assert_same_state_dict(opt.state_dict(), good)
+
+
+@pytest.mark.parametrize("field", ["lr", "step", "momentum", "nesterov", "type"])
+def test_load_state_dict_missing_field_changes_nothing(field):
+    _, opt = trained(lambda n: mlpc.SGD(n, 0.1, momentum=0.9))
+    good = opt.state_dict()
+    bad = {**good, "state": good["state"] + 1.0, "step": 7, "lr": 0.5}
+    del bad[field]
+    with pytest.raises((KeyError, ValueError), match=field):
+        opt.load_state_dict(bad)
+    assert_same_state_dict(opt.state_dict(), good)
+
+
+@pytest.mark.parametrize("make_opt,state,exc", [
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), lambda s: np.full_like(s, np.nan), ValueError),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), lambda s: s.astype(str), TypeError),
+    (lambda n: mlpc.AdaGrad(n, 0.1), lambda s: -np.abs(s) - 1.0, ValueError),
+    (lambda n: mlpc.Adam(n, 0.01), lambda s: s * np.array([[1.0], [-1.0], [1.0]]) - 1e-3,
+     ValueError),
+], ids=["sgd_nan", "sgd_strings", "adagrad_negative_G", "adam_negative_v"])
+def test_load_state_dict_checks_the_state_buffers(make_opt, state, exc):
+    _, opt = trained(make_opt)
+    good = opt.state_dict()
+    with pytest.raises(exc, match="optimizer state"):
+        opt.load_state_dict({**good, "state": state(good["state"])})
+    assert_same_state_dict(opt.state_dict(), good)
+
+
+def test_load_state_dict_needs_a_dict():
+    _, opt = trained(lambda n: mlpc.SGD(n, 0.1))
+    with pytest.raises(TypeError, match="dict"):
+        opt.load_state_dict([("type", "SGD")])
+
+
+@pytest.mark.parametrize("build", [
+    lambda n: mlpc.SGD(n, 0.1, momentum=1.5),
+    lambda n: mlpc.SGD(n, 0.1, momentum=1.0),
+    lambda n: mlpc.SGD(n, 0.1, momentum=1.0, nesterov=True),
+    lambda n: mlpc.RMSProp(n, momentum=1.5),
+    lambda n: mlpc.RMSProp(n, momentum=1.0),
+], ids=["sgd_1.5", "sgd_1", "sgd_nesterov_1", "rmsprop_1.5", "rmsprop_1"])
+def test_momentum_must_be_below_one(build):
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        build(make_net())
+
+
+@pytest.mark.parametrize("build", [
+    lambda n: mlpc.SGD(n, "0.1"),
+    lambda n: mlpc.SGD(n, True),
+    lambda n: mlpc.SGD(n, np.array([0.1])),
+    lambda n: mlpc.SGD(n, 0.1, momentum="0.9"),
+    lambda n: mlpc.SGD(n, 0.1, weight_decay=False),
+    lambda n: mlpc.Adam(n, eps="1e-8"),
+    lambda n: mlpc.Adam(n, betas=("0.9", 0.999)),
+    lambda n: mlpc.Adam(n, betas=(False, 0.999)),
+    lambda n: mlpc.RMSProp(n, alpha="0.9"),
+    lambda n: mlpc.Adam(n, clip_norm="1"),
+    lambda n: mlpc.Adam(n, clip_value=True),
+    lambda n: mlpc.SGD(n, 0.1, schedule=lambda t: "0.1"),
+    lambda n: mlpc.SGD(n, 0.1, schedule=lambda t: True),
+], ids=["lr_str", "lr_bool", "lr_array", "momentum_str", "weight_decay_bool", "eps_str",
+        "betas_str", "betas_bool", "alpha_str", "clip_norm_str", "clip_value_bool",
+        "schedule_str", "schedule_bool"])
+def test_numbers_refuse_str_and_bool(build):
+    with pytest.raises(TypeError, match="must be a real number"):
+        build(make_net())
+
+
+def test_numbers_accept_numpy_scalars():
+    net = make_net()
+    opt = mlpc.SGD(net, np.float32(0.5), momentum=np.float64(0.25), weight_decay=np.int64(0),
+                   clip_norm=np.int32(2))
+    assert (opt.lr, opt.momentum, opt.weight_decay, opt.clip_norm) == (0.5, 0.25, 0.0, 2.0)
+    assert mlpc.Adam(net, betas=np.array([0.5, 0.75])).betas == (0.5, 0.75)
+
+
+def test_bad_rate_from_a_schedule_or_assignment_changes_nothing():
+    net = make_net()
+    opt = mlpc.SGD(net, 0.1, schedule=lambda t: 0.1 if t < 2 else "0.01")
+    for X, y in batches(2):
+        net.train_step(X, y, LOSS, opt)
+    before, params = opt.state_dict(), params_of(net)
+    with pytest.raises(TypeError, match="schedule's value at step 2"):
+        opt.step()
+    with pytest.raises(TypeError, match="lr"):
+        opt.lr = True
+    with pytest.raises(TypeError):
+        mlpc.clip_grad_norm(net, "1")
+    with pytest.raises(TypeError):
+        mlpc.clip_grad_value(net, True)
+    assert_same_state_dict(opt.state_dict(), before)
+    assert_params_close(params_of(net), params, rtol=0)
+
+
+@pytest.mark.parametrize("make_opt,settings,make_same", [
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9),
+     dict(momentum=0.5, nesterov=True, weight_decay=0.05, decay_all=True),
+     lambda n: mlpc.SGD(n, 0.1, momentum=0.5, nesterov=True, weight_decay=0.05,
+                        decay_all=True)),
+    (lambda n: mlpc.AdaGrad(n, 0.05), dict(eps=1e-3, clip_norm=0.1),
+     lambda n: mlpc.AdaGrad(n, 0.05, eps=1e-3, clip_norm=0.1)),
+    (lambda n: mlpc.RMSProp(n, 0.01), dict(alpha=0.5, eps=1e-4, momentum=0.7, clip_value=0.01),
+     lambda n: mlpc.RMSProp(n, 0.01, alpha=0.5, eps=1e-4, momentum=0.7, clip_value=0.01)),
+    (lambda n: mlpc.Adam(n, 0.01), dict(betas=(0.5, 0.6), eps=1e-3, amsgrad=True),
+     lambda n: mlpc.Adam(n, 0.01, betas=(0.5, 0.6), eps=1e-3, amsgrad=True)),
+    (lambda n: mlpc.AdamW(n, 0.01), dict(weight_decay=0.2, clip_norm=0.05),
+     lambda n: mlpc.AdamW(n, 0.01, weight_decay=0.2, clip_norm=0.05)),
+], ids=["sgd", "adagrad", "rmsprop", "adam", "adamw"])
+def test_settings_are_attributes_written_through(make_opt, settings, make_same):
+    """Assigning a setting acts exactly as giving it to the constructor."""
+    net, same = make_net(), make_net()
+    opt, opt_same = make_opt(net), make_same(same)
+    for name, value in settings.items():
+        setattr(opt, name, value)
+        assert getattr(opt, name) == value
+    assert_same_state_dict(opt.state_dict(), opt_same.state_dict())
+    for X, y in batches(3):
+        net.train_step(X, y, LOSS, opt)
+        same.train_step(X, y, LOSS, opt_same)
+    assert_params_close(params_of(net), params_of(same), rtol=0)
+
+
+@pytest.mark.parametrize("make_opt,name,value,exc", [
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), "momentum", 1.5, ValueError),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9, nesterov=True), "momentum", 0.0, ValueError),
+    (lambda n: mlpc.SGD(n, 0.1), "nesterov", True, ValueError),
+    (lambda n: mlpc.SGD(n, 0.1, momentum=0.9), "nesterov", "no", TypeError),
+    (lambda n: mlpc.SGD(n, 0.1), "weight_decay", "0.1", TypeError),
+    (lambda n: mlpc.SGD(n, 0.1), "clip_norm", -1.0, ValueError),
+    (lambda n: mlpc.Adam(n), "betas", (0.5, 1.0), ValueError),
+    (lambda n: mlpc.Adam(n), "betas", 0.5, TypeError),
+    (lambda n: mlpc.Adam(n), "momentum", 0.9, AttributeError),
+    (lambda n: mlpc.AdaGrad(n), "alpha", 0.9, AttributeError),
+    (lambda n: mlpc.SGD(n, 0.1), "weight_decy", 0.1, AttributeError),
+], ids=["momentum_1.5", "momentum_0_with_nesterov", "nesterov_without_momentum",
+        "nesterov_str", "weight_decay_str", "clip_norm_negative", "betas_1", "betas_scalar",
+        "adam_momentum", "adagrad_alpha", "misspelled"])
+def test_bad_setting_assignment_changes_nothing(make_opt, name, value, exc):
+    opt = make_opt(make_net())
+    before = opt.state_dict()
+    with pytest.raises(exc, match=name if exc is not AttributeError else None):
+        setattr(opt, name, value)
+    assert_same_state_dict(opt.state_dict(), before)
+    assert name not in vars(opt)
+
+
+@pytest.mark.parametrize("call", [
+    lambda net, layer: mlpc.clip_grad_norm([1], 1.0),
+    lambda net, layer: mlpc.clip_grad_norm(layer, 1.0),
+    lambda net, layer: mlpc.clip_grad_value(None, 1.0),
+    lambda net, layer: mlpc.clip_grad_value(layer, 1.0),
+], ids=["norm_list", "norm_layer", "value_none", "value_layer"])
+def test_clip_functions_name_the_expected_type(call):
+    net = make_net()
+    with pytest.raises(TypeError, match="takes a mlpc.Sequential"):
+        call(net, net[0])
+
+
+def test_train_step_names_a_foreign_loss():
+    net = make_net()
+    opt = mlpc.SGD(net, 0.1, schedule=lambda t: 0.1)
+    before = opt.state_dict()
+    with pytest.raises(TypeError, match="mlpc loss"):
+        net.train_step(*batches(1)[0], object(), opt)
+    assert_same_state_dict(opt.state_dict(), before)
+
+
+def test_train_step_names_a_foreign_optimizer():
+    net = make_net()
+    with pytest.raises(TypeError, match="mlpc optimizer"):
+        net.train_step(*batches(1)[0], LOSS, object())

@@ -224,6 +224,50 @@ def test_decision_boundary_accepts_scores_and_checks_shape():
         plot.decision_boundary(lambda Z: Z[:, 0], np.zeros((3, 3)), y)
 
 
+def _regions(fig):
+    """The vertices of the filled region of each class (one path per contour level)."""
+    return [p.vertices for p in fig.axes[0].collections[0].get_paths()]
+
+
+def test_decision_boundary_binary_probabilities_and_scores():
+    # one output: predict_proba is sigmoid(z) in one column; it used to be truncated by
+    # astype(int), colouring the whole plane class 0
+    import mlpc
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = mlpc.Sequential(mlpc.Linear(2, 1), seed=0)
+    expected = _regions(plot.decision_boundary(net.predict, X, y, resolution=30))
+    assert all(len(v) > 0 for v in expected)            # both classes occur on the grid
+    for predict in (net.predict_proba,                              # (M, 1) probabilities
+                    lambda Z: net.predict_proba(Z)[:, 0],           # (M,) probabilities
+                    lambda Z: np.array(net.forward(Z))[:, 0],       # (M,) scores: at 0
+                    lambda Z: np.array(net.forward(Z)),             # (M, 1) scores
+                    lambda Z: net.predict(Z).astype(float)):        # float class indices
+        got = _regions(plot.decision_boundary(predict, X, y, resolution=30))
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
+
+
+def test_decision_boundary_float_class_indices_and_bad_predictions():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    y = np.array([0, 1, 2])
+    three = lambda Z: np.digitize(Z[:, 0], [0.5, 1.5])  # noqa: E731
+    expected = _regions(plot.decision_boundary(three, X, y, resolution=20))
+    got = _regions(plot.decision_boundary(lambda Z: three(Z).astype(float), X, y,
+                                          resolution=20))
+    assert len(got) == len(expected) == 3
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+    with pytest.raises(ValueError, match="class index -1"):
+        plot.decision_boundary(lambda Z: three(Z) - 1, X, y, resolution=20)
+    with pytest.raises(ValueError, match="NaN"):
+        plot.decision_boundary(lambda Z: np.full(len(Z), np.nan), X, y, resolution=20)
+    with pytest.raises(ValueError, match=r"\(400,\) class indices.*got shape \(3,\)"):
+        plot.decision_boundary(lambda Z: np.zeros(3), X, y, resolution=20)
+
+
 # --------------------------------------------------------------------------
 # activation_gallery / line_plot
 # --------------------------------------------------------------------------

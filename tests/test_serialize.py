@@ -523,3 +523,19 @@ def test_from_torch_modules_and_errors():
     # float64 modules give float64 networks; dtype= overrides
     assert serialize.from_torch(nn.Linear(3, 2).double()).dtype == "float64"
     assert serialize.from_torch(nn.Linear(3, 2), dtype="float64").dtype == "float64"
+
+
+def test_optimizer_flags_saved_as_ints_still_load(tmp_path):
+    """Files written before the optimizer's flags were bools hold them as 0/1."""
+    import json
+    net = mlpc.Sequential(mlpc.Linear(4, 3), seed=0)
+    opt = mlpc.Adam(net, 0.01, amsgrad=True)
+    path = tmp_path / "m.npz"
+    net.save(path, optimizer=opt)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    header = json.loads(str(arrays["header"]))
+    header["optimizer"]["amsgrad"], header["optimizer"]["decay_all"] = 1, 0
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+    assert mlpc.load_optimizer(path, mlpc.load(path)).amsgrad is True

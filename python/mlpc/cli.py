@@ -95,6 +95,8 @@ def build_optimizer(name, net, lr=None, momentum=None, weight_decay=0.0):
                         weight_decay=weight_decay)
     if name == "rmsprop":
         return mlpc.RMSProp(net, lr, momentum=momentum or 0.0, weight_decay=weight_decay)
+    if momentum is not None:
+        raise CLIError(f"--momentum applies to sgd and rmsprop, not {name}")
     if name == "adagrad":
         return mlpc.AdaGrad(net, lr, weight_decay=weight_decay)
     if name == "adam":

@@ -227,6 +227,9 @@ class Sequential(Layer):
     def train_step(self, x, targets, loss_fn, optimizer):
         """Zero the gradients, forward, loss, backward and update in one C call; returns the cost
         (loss + penalty) before the update."""
+        from .optim import Optimizer   # here, not at the top: optim imports network
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"train_step takes a mlpc optimizer, got {type(optimizer).__name__}")
         return optimizer._train_step(self._core_for(x), x, targets, loss_fn)
 
     def zero_grad(self):

@@ -389,14 +389,52 @@ def training_curves(history_or_dict, keys=("cost", "loss", "accuracy"), axes=Non
 # decision boundary
 # --------------------------------------------------------------------------
 
+def _classes_of(Z, m):
+    """Class indices (m,) from what a decision_boundary `predict` returned for m points: (m, K)
+    with K > 1 -> argmax; one column or a float vector -> probabilities of class 1 at 0.5 when
+    all in [0, 1], class indices when all whole numbers >= 0, scores at 0 otherwise; an
+    integer vector -> class indices. (astype(int) alone truncated every probability below 1 to
+    class 0.)"""
+    if Z.ndim not in (1, 2) or Z.shape[0] != m or Z.size == 0:
+        raise ValueError(f"predict must return ({m},) class indices or ({m}, K) scores for the "
+                         f"{m} grid points, got shape {Z.shape}")
+    whole = Z.dtype == bool or np.issubdtype(Z.dtype, np.integer)
+    if not (whole or np.issubdtype(Z.dtype, np.floating)):
+        raise ValueError(f"predict must return numbers, got dtype {Z.dtype}")
+    if not whole and not np.all(np.isfinite(Z)):
+        raise ValueError("predict returned NaN or infinite values")
+    if Z.ndim == 2 and Z.shape[1] > 1:
+        return Z.argmax(axis=1)                      # scores, probabilities or one-hot rows
+    Z = Z.ravel()
+    if not whole:
+        if np.all((Z >= 0) & (Z <= 1)):
+            return (Z > 0.5).astype(np.int64)        # probability of class 1
+        if not np.all((Z >= 0) & (Z == np.round(Z))):
+            return (Z > 0).astype(np.int64)          # a score (logit) of class 1
+    classes = Z.astype(np.int64)                     # class indices (as ints, or whole floats)
+    if classes.min() < 0:
+        raise ValueError(f"predict returned the class index {classes.min()}; class indices "
+                         f"are >= 0")
+    return classes
+
+
 def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin=0.1):
     """Predicted classes over the plane, with the training points on top.
 
     Parameters
     ----------
     predict : callable
-        Maps an ``(M, 2)`` float array to ``M`` class indices.  Returning
-        ``(M, K)`` scores/probabilities also works (argmax is taken).
+        Maps an ``(M, 2)`` float array to ``M`` class indices.  Other outputs
+        are read as (see ``_classes_of``):
+
+        - ``(M, K)`` scores or probabilities, ``K > 1``: the argmax;
+        - one column ``(M, 1)`` or a float vector ``(M,)``: a binary
+          classifier's output.  If every value is in [0, 1] it is the
+          probability of class 1, thresholded at 0.5 (``predict_proba`` of a
+          one-output network); otherwise, if every value is a whole number
+          >= 0, class indices (e.g. ``2.0``); otherwise a score (logit),
+          thresholded at 0 (class 1 where it is > 0);
+        - an integer or bool vector ``(M,)``: class indices (>= 0).
     X : array-like, shape (N, 2)
         Input points; their bounding box, padded by ``margin`` times its size,
         is the plotted region.
@@ -434,10 +472,7 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin
     xx, yy = np.meshgrid(gx, gy)
     grid_points = np.column_stack([xx.ravel(), yy.ravel()])
 
-    Z = np.asarray(predict(grid_points))
-    if Z.ndim == 2 and Z.shape[0] == len(grid_points) and Z.shape[1] > 1:
-        Z = Z.argmax(axis=1)
-    Z = Z.astype(int).reshape(xx.shape)
+    Z = _classes_of(np.asarray(predict(grid_points)), len(grid_points)).reshape(xx.shape)
 
     n_classes = int(max(Z.max(), y.max() if y.size else 0)) + 1
     base = matplotlib.colormaps["tab10" if n_classes <= 10 else "tab20"]

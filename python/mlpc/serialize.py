@@ -469,6 +469,9 @@ def load_optimizer(path, net):
     if name not in _OPTIMIZERS:
         raise ModelFileError(f"{path}: unknown optimizer type {name!r}")
     cls = _OPTIMIZERS[name]
+    # files written before the flags were bools hold them as 0/1
+    desc = {k: bool(v) if k in ("nesterov", "amsgrad", "decay_all") and isinstance(v, int) and
+            v in (0, 1) else v for k, v in desc.items()}
     try:
         kwargs = {"clip_norm": desc["clip_norm"] or None, "clip_value": desc["clip_value"] or None,
                   "decay_all": desc["decay_all"], "weight_decay": desc["weight_decay"]}

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 import mlpc
-from . import Result, merge_params
+from . import (ParameterValueError, Result, boolean, choice, integer, list_of, merge_params,
+               number, optional)
 
 NAME = "activations"
 
@@ -107,21 +108,25 @@ DEFAULTS = dict(
     ncols=4,
 )
 QUICK = dict(n_points=201)
+KINDS = dict(names=optional(list_of(choice(*mlpc.ACTIVATIONS, *GATED))), gated=boolean,
+             x_min=number(), x_max=number(), n_points=integer(2), fd_step=number(above=0),
+             ncols=integer(1))
 
 
 def run(quick=False, seed=0, **params):
     """Evaluate every activation on n_points in [x_min, x_max] through the C kernels, check f′
     against a central difference of f, and record the range seen (parameters: DEFAULTS).
     seed is accepted for uniformity (nothing is random). Returns an ActivationsResult."""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     names, gated, x_min, x_max, n_points, fd_step, ncols = (p[k] for k in DEFAULTS)
+    if not x_min < x_max:
+        raise ParameterValueError(f"{NAME}: x_min must be < x_max, got x_min={x_min:g}, "
+                                  f"x_max={x_max:g}")
     if names is None:
         names = list(mlpc.ACTIVATIONS) + (list(GATED) if gated else [])
     x = np.linspace(x_min, x_max, n_points)
     stats, fs, dfs = {}, {}, {}
     for name in names:
-        if name not in mlpc.ACTIVATIONS and name not in GATED:
-            raise ValueError(f"unknown activation {name!r}")
         f, df = evaluate(name, x)
         fp, _ = evaluate(name, x + fd_step)
         fm, _ = evaluate(name, x - fd_step)

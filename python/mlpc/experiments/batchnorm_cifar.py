@@ -15,9 +15,12 @@ statistics), or ((X_train, y_train), (X_val, y_val)) arrays; without it the expe
 bundled Fashion-MNIST subset (784 inputs, 5,000 training / 1,000 validation images, standardized)
 and says so in its figure titles.
 """
+import os
+
 import numpy as np
 
-from . import Result, as_list, histogram_figure, merge_params, sample_values
+from . import (ParameterValueError, Result, choice, dtype, histogram_figure, initializer, integer,
+               list_of, merge_params, number, optional, sample_values)
 
 NAME = "batchnorm_cifar"
 
@@ -46,6 +49,33 @@ QUICK = dict(steps=40, hist_steps=(0, 20, 40), eval_every=10, eval_size=500, val
 _GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",
               "preactivation": "∂J/∂(pre-activation) entries"}
 _RUNS = (("bn", "BN", True), ("no_bn", "no BN", False))
+
+
+def _data_kind(key, value):
+    """Kind of `data`: None, a folder, or ((X_train, y_train), (X_val, y_val)[, name])."""
+    if value is None or isinstance(value, (str, os.PathLike)) or \
+            isinstance(value, (tuple, list)) and len(value) in (2, 3):
+        return value
+    raise ParameterValueError(f"{key} must be None, a CIFAR-10 folder or ((X_train, y_train), "
+                              f"(X_val, y_val)), got {value!r}")
+
+
+KINDS = dict(data=_data_kind, hidden=list_of(integer(1)), num_classes=integer(2),
+             lrs=list_of(number(above=0)), batch=integer(1), steps=integer(1),
+             hist_steps=list_of(integer(0)), eval_every=integer(1), eval_size=integer(1),
+             val_size=optional(integer(1)), train_size=optional(integer(1)), init=initializer,
+             bn_momentum=number(at_least=0, at_most=1), dtype=dtype, grad=choice(*_GRAD_TEXT),
+             max_values=optional(integer(1)), bins=integer(1))
+
+
+def _check_histogram_steps(p):
+    """The update steps drawn: those of hist_steps <= steps (so the lecture's steps can be kept
+    with a shorter run); at least one must remain."""
+    steps = sorted(set(s for s in p["hist_steps"] if s <= p["steps"]))
+    if not steps:
+        raise ParameterValueError(f"{NAME}: hist_steps must include a step <= steps = "
+                                  f"{p['steps']}, got {p['hist_steps']}")
+    return steps
 
 
 def load_data(data, val_size=None, train_size=None, seed=0):
@@ -176,9 +206,8 @@ def run(quick=False, seed=0, **params):
     "val_loss", "val_accuracy" (per evaluation), "step_loss" (per update), "final_val_accuracy",
     "layers": {"<step>": {"activation"|"preactivation"|"grad_weight"|"grad_output"|
     "grad_preactivation": {mean, std, zero_fraction, norm: [per layer]}}}}."""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
-    if p["grad"] not in _GRAD_TEXT:
-        raise ValueError(f"grad must be one of {', '.join(_GRAD_TEXT)}, got {p['grad']!r}")
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
+    p["hist_steps"] = _check_histogram_steps(p)
     train, val, dataset = load_data(p["data"], p["val_size"], p["train_size"], seed)
     if isinstance(p["data"], (tuple, list)):
         p["data"] = "<arrays>"
@@ -187,9 +216,6 @@ def run(quick=False, seed=0, **params):
     Xtr = np.asarray(train[0], dtype=p["dtype"])
     Xval = np.asarray(val[0], dtype=p["dtype"])
     train, val = (Xtr, train[1]), (Xval, val[1])
-    p["lrs"] = [float(lr) for lr in as_list(p["lrs"])]
-    p["hidden"] = [int(h) for h in as_list(p["hidden"])]
-    p["hist_steps"] = sorted(set(int(s) for s in as_list(p["hist_steps"]) if s <= p["steps"]))
     runs, data = {}, {}
     for lr in p["lrs"]:
         key = f"eta={lr:g}"

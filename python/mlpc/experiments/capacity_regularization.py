@@ -14,7 +14,7 @@ import numpy as np
 
 import mlpc
 from mlpc import data as _data
-from . import Result, merge_params
+from . import Result, boolean, choice, dtype, integer, list_of, merge_params, number
 
 NAME = "capacity_regularization"
 
@@ -111,6 +111,12 @@ DEFAULTS = dict(
     resolution=150,                 # decision-boundary grid points per axis
 )
 QUICK = dict(n_train=100, n_val=100, steps=700, resolution=60)
+KINDS = dict(dataset=choice("spirals", "moons"), n_train=integer(1), n_val=integer(1),
+             noise=number(at_least=0), classes=integer(2), hidden_sizes=list_of(integer(1)),
+             init_seeds=list_of(integer(0)), l2_hidden=integer(1),
+             lambdas=list_of(number(at_least=0)), sum_loss=boolean, steps=integer(1),
+             lr=number(above=0), optimizer=choice(*_OPTIMIZERS),
+             momentum=number(at_least=0, below=1), dtype=dtype, resolution=integer(2))
 
 
 def run(quick=False, seed=0, **params):
@@ -119,7 +125,7 @@ def run(quick=False, seed=0, **params):
     (parameters: DEFAULTS). The data are drawn with `seed`, the networks initialized with
     seed + init_seeds[i]. sum_loss=False uses λ directly as mlpc's l2 on the mean loss.
     Returns a CapacityResult."""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     (dataset, n_train, n_val, noise, classes, hidden_sizes, init_seeds, l2_hidden, lambdas,
      sum_loss, steps, lr, optimizer, momentum, dtype, resolution) = (p[k] for k in DEFAULTS)
     X, y = _dataset(dataset, n_train + n_val, noise, classes, seed)

@@ -19,7 +19,8 @@ random init N(0, σ²) (distance of order 1). The weights are read from the core
 """
 import numpy as np
 
-from . import Result, merge_params
+from . import (Result, dtype, elementwise_activation, integer, merge_params, number,
+               optional)
 
 NAME = "constant_init"
 
@@ -38,6 +39,12 @@ DEFAULTS = dict(
     dtype="float64",
 )
 QUICK = dict(steps=20, samples=200)
+# layers >= 2: a first and a last matrix; the activation has no parameters, so the network's
+# parameters are exactly W_1 .. W_L
+KINDS = dict(layers=integer(2), hidden=integer(1), input_dim=optional(integer(1)),
+             num_classes=integer(2), value=number(), activation=elementwise_activation,
+             samples=integer(1), batch=integer(1), steps=integer(1), lr=number(above=0),
+             random_std=number(above=0), dtype=dtype)
 
 
 def structure_distance(W, position):
@@ -101,9 +108,7 @@ def run(quick=False, seed=0, **params):
     a_t per step. data holds the final weight matrices."""
     import mlpc.data
 
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
-    if p["layers"] < 2:
-        raise ValueError(f"layers must be >= 2 (a first and a last matrix), got {p['layers']}")
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     input_dim = p["input_dim"] or p["hidden"]
     X, y = mlpc.data.gaussian_inputs(p["samples"], input_dim, p["num_classes"], seed=seed)
     stats, data = {}, {}

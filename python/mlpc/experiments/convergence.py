@@ -21,7 +21,7 @@ import numpy as np
 
 import mlpc
 from mlpc import schedules as _schedules
-from . import Result, merge_params
+from . import ParameterValueError, Result, integer, list_of, merge_params, number, optional
 
 NAME = "convergence"
 
@@ -224,6 +224,26 @@ DEFAULTS = dict(
 QUICK = dict(steps=30, condition_numbers=(1, 10, 30), cond_steps=600, schedule_steps=100)
 
 
+def _schedules_kind(key, value):
+    """Kind of `schedules`: {name: callable step -> lr}, at least one."""
+    if isinstance(value, dict) and value and all(callable(f) for f in value.values()):
+        return value
+    raise ParameterValueError(f"{key} must be None or a non-empty dict {{name: callable step -> "
+                              f"learning rate}}, got {value!r}")
+
+
+# condition_numbers >= 1: the bowls λ = (1, 1/κ) are run at η = 1/λ_max = 1; cond_tol < 1:
+# the distance ratio starts at 1
+KINDS = dict(eigenvalues=list_of(number(above=0)), n_samples=optional(integer(1)),
+             eta_factors=list_of(number(above=0)), steps=integer(1),
+             condition_numbers=list_of(number(at_least=1)), cond_tol=number(above=0, below=1),
+             cond_steps=integer(1), zigzag_eigenvalues=list_of(number(above=0), length=2),
+             zigzag_start=list_of(number(), length=2), zigzag_eta_factor=number(above=0),
+             momentum=number(at_least=0, below=1), momentum_eta_factor=optional(number(above=0)),
+             zigzag_steps=integer(1), schedules=optional(_schedules_kind),
+             schedule_steps=integer(1), schedule_lr=number(above=0))
+
+
 def run(quick=False, seed=0, **params):
     """Gradient descent on quadratics, every update made by mlpc.SGD (parameters: DEFAULTS).
 
@@ -237,7 +257,7 @@ def run(quick=False, seed=0, **params):
     {name: callable step -> lr} (default: linear, power, exponential, cyclical over
     schedule_steps with largest rate schedule_lr/λ_max), each driving SGD on the main problem.
     Returns a ConvergenceResult."""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     (eigenvalues, n_samples, eta_factors, steps, condition_numbers, cond_tol, cond_steps,
      zigzag_eigenvalues, zigzag_start, zigzag_eta_factor, momentum, momentum_eta_factor,
      zigzag_steps, schedules, schedule_steps, schedule_lr) = (p[k] for k in DEFAULTS)
@@ -292,8 +312,6 @@ def run(quick=False, seed=0, **params):
 
     # -- 3. the zig-zag on an elongated bowl, with and without momentum ------------------------
     lam_z = np.asarray(zigzag_eigenvalues, dtype=np.float64)
-    if lam_z.shape != (2,):
-        raise ValueError("zigzag_eigenvalues must be two numbers (the bowl's curvatures)")
     Xz, yz, _, Uz, wz = quadratic_problem(lam_z, n_samples, rotate=False, seed=seed + 2)
     start = wz + np.asarray(zigzag_start, dtype=np.float64)
     eta_gd = zigzag_eta_factor / lam_z.max()

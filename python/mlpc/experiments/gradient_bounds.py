@@ -31,7 +31,8 @@ import numpy as np
 
 import mlpc
 from mlpc import init as _init
-from . import Result, merge_params
+from . import (Result, boolean, choice, elementwise_activation, initializer, integer, list_of,
+               merge_params, number, optional)
 
 NAME = "gradient_bounds"
 
@@ -209,6 +210,12 @@ DEFAULTS = dict(
 )
 QUICK = dict(depth=6, width=50, n_in=50, batch=16, mp_shape=(100, 200),
              orthogonal_shape=(100, 200))
+# depth 0 is allowed: one weight matrix W_0, whose bound is σ(x)‖∂L/∂ŷ‖ alone
+KINDS = dict(depth=integer(0), width=integer(1), n_in=integer(1), n_out=integer(1),
+             batch=integer(1), activations=list_of(elementwise_activation),
+             init_scale=number(above=0), init=optional(initializer), bias=boolean,
+             loss=choice("cross_entropy", "mse"), mp_shape=list_of(integer(1), length=2),
+             orthogonal_shape=list_of(integer(1), length=2))
 
 
 def run(quick=False, seed=0, **params):
@@ -217,17 +224,15 @@ def run(quick=False, seed=0, **params):
     of a mp_shape N(0, 1/cols) matrix and of an orthogonal_shape orthogonal initialization,
     both drawn by mlpc's core initializers (parameters: DEFAULTS). Returns a
     GradientBoundsResult."""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     (depth, width, n_in, n_out, batch, activations, init_scale, init, bias, loss, mp_shape,
      orthogonal_shape) = (p[k] for k in DEFAULTS)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((batch, n_in))
     if loss == "cross_entropy":
         loss_fn, targets = mlpc.SoftmaxCrossEntropy(), rng.integers(0, n_out, size=batch)
-    elif loss == "mse":
+    else:                                                           # "mse" (KINDS checked it)
         loss_fn, targets = mlpc.MSELoss(), rng.standard_normal((batch, n_out))
-    else:
-        raise ValueError(f"loss must be 'cross_entropy' or 'mse', got {loss!r}")
 
     bounds = {}
     for act in activations:

@@ -18,7 +18,8 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
-from . import (Result, as_list, histogram_figure, layer_stats, merge_params, sample_values,
+from . import (ParameterValueError, Result, activation, boolean, dtype, histogram_figure,
+               integer, layer_stats, list_of, merge_params, number, optional, sample_values,
                stats_table)
 
 NAME = "init_histograms"
@@ -61,9 +62,11 @@ def resolve_init(name):
 
 
 def init_label(name):
-    if isinstance(name, str) and name.startswith("sigma="):
+    if not isinstance(name, str):           # a (name, value) pair, kept as a list: unhashable
+        return str(name)
+    if name.startswith("sigma="):
         return "σ=" + name[len("sigma="):]
-    return _LABELS.get(name, str(name))
+    return _LABELS.get(name, name)
 
 
 _KEYS = ("grad_weight", "grad_output", "grad_preactivation")
@@ -81,6 +84,36 @@ def _grad_kinds(grad):
         raise ValueError(f"grad must be one of {', '.join(_GRAD_TEXT)}, 'both', 'all' or a "
                          f"sequence of them; got {grad!r}")
     return grad
+
+
+def _init_kind(key, value):
+    """Kind of one entry of `inits`: "sigma=<σ>", an alias above, an mlpc.init name or a
+    (name, value) pair (kept as a list, as JSON has no tuples)."""
+    from mlpc import init
+    try:
+        init.resolve(resolve_init(value))
+    except (TypeError, ValueError):
+        raise ParameterValueError(
+            f"{key} must be 'sigma=<σ>', {', '.join(_ALIASES)}, an mlpc.init name or a "
+            f"(name, value) pair, got {value!r}") from None
+    return value if isinstance(value, str) else list(value)
+
+
+def _grad_kind(key, value):
+    try:
+        _grad_kinds(value)
+    except (TypeError, ValueError):
+        raise ParameterValueError(f"{key} must be one of {', '.join(_GRAD_TEXT)}, 'both', 'all' "
+                                  f"or a list of the first three, got {value!r}") from None
+    return value if isinstance(value, str) else list(value)
+
+
+# num_classes >= 2: with one class the loss is 0 and every gradient drawn would be 0
+KINDS = dict(layers=integer(1), width=integer(1), input_dim=integer(1), batch=integer(1),
+             num_classes=integer(2), activations=list_of(activation),
+             inits=list_of(_init_kind), grad=_grad_kind, bias=boolean, dtype=dtype,
+             saturation=number(above=0, below=1), max_values=optional(integer(1)),
+             bins=integer(1))
 
 
 def _saturation_of(act, values, level):
@@ -119,13 +152,7 @@ def run(quick=False, seed=0, **params):
     import mlpc
     import mlpc.data
 
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
-    _grad_kinds(p["grad"])   # validate
-    p["activations"] = as_list(p["activations"])
-    p["inits"] = [i if isinstance(i, str) else list(i) for i in as_list(p["inits"])]
-    for act in p["activations"]:
-        if act not in mlpc.ACTIVATIONS:
-            raise ValueError(f"unknown activation {act!r}; choose from {sorted(mlpc.ACTIVATIONS)}")
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
     keep = ["grad_" + g for g in _grad_kinds(p["grad"])]
 
     X, y = mlpc.data.gaussian_inputs(p["batch"], p["input_dim"], p["num_classes"], seed=seed)

@@ -16,7 +16,8 @@ layers' outputs) and σ′(z) (from the C sigmoid kernel) are recorded.
 """
 import numpy as np
 
-from . import Result, merge_params
+from . import (ParameterValueError, Result, choice, dtype, integer, list_of, merge_params,
+               number)
 
 NAME = "slow_learning"
 
@@ -31,6 +32,34 @@ DEFAULTS = dict(
 QUICK = dict()          # 300 steps of one neuron take milliseconds
 
 _COSTS = ("quadratic", "cross_entropy")
+
+
+def _run_kind(key, value):
+    """Kind of one entry of `runs`: (cost, w, b), as a tuple."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise ParameterValueError(f"{key} must be a (cost, w, b) triple, got {value!r}")
+    cost, w, b = value
+    return (choice(*_COSTS)(f"{key}[0]", cost), number()(f"{key}[1]", w),
+            number()(f"{key}[2]", b))
+
+
+def _runs_kind(key, value):
+    """Kind of `runs`: (cost, w, b) triples; one triple alone is one run."""
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
+        value = [value]
+    return list_of(_run_kind)(key, value)
+
+
+KINDS = dict(runs=_runs_kind, lr=number(above=0), epochs=integer(1), x=number(), y=number(),
+             dtype=dtype)
+
+
+def _check_target(p):
+    """The cross-entropy's target is a probability: check it before the first run, not when the
+    core refuses it at the cross-entropy run's first step."""
+    if any(cost == "cross_entropy" for cost, _, _ in p["runs"]) and not 0 <= p["y"] <= 1:
+        raise ParameterValueError(f"{NAME}: y must be in [0, 1] for a cross_entropy run, "
+                                  f"got {p['y']!r}")
 
 
 def run_label(cost, w, b):
@@ -74,13 +103,11 @@ def run(quick=False, seed=0, **params):
     """Returns a SlowLearningResult; stats["runs"][label] = {w, b (before each step), cost,
     grad_w, grad_b, z, a, sigma_prime: [per epoch], final: [w, b]} with labels like
     "quadratic, (w, b) = (2, 2)". (seed is accepted for uniformity; nothing is random.)"""
-    p = merge_params(NAME, DEFAULTS, QUICK, quick, params)
-    p["runs"] = [tuple(r) for r in p["runs"]]
+    p = merge_params(NAME, DEFAULTS, QUICK, quick, params, kinds=KINDS, seed=seed)
+    _check_target(p)
     runs = {}
     for cost, w0, b0 in p["runs"]:
-        if cost not in _COSTS:
-            raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
-        runs[run_label(cost, w0, b0)] = _train(cost, float(w0), float(b0), p)
+        runs[run_label(cost, w0, b0)] = _train(cost, w0, b0, p)
     p.update(seed=seed, quick=bool(quick))
     return SlowLearningResult(NAME, p, {"runs": runs})
 
