@@ -918,3 +918,15 @@ def test_train_step_names_a_foreign_optimizer():
     net = make_net()
     with pytest.raises(TypeError, match="mlpc optimizer"):
         net.train_step(*batches(1)[0], LOSS, object())
+
+
+def test_an_optimizer_for_a_block_of_a_network_is_refused():
+    """A nested Sequential's parameters live in its outer network with all the others: an
+    optimizer made for the block would update every parameter of the outer network."""
+    inner = mlpc.Sequential(mlpc.ReLU(), mlpc.Linear(4, 4))
+    outer = mlpc.Sequential(mlpc.Linear(3, 4), inner, mlpc.Linear(4, 2), seed=0)
+    with pytest.raises(ValueError, match="block of a larger network"):
+        mlpc.SGD(inner, 0.1)
+    with pytest.raises(ValueError, match="block of a larger network"):
+        mlpc.clip_grad_norm(inner, 1.0)
+    mlpc.SGD(outer, 0.1)

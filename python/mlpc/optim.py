@@ -81,6 +81,9 @@ def _check_net(who, net):
     from .network import Sequential
     if not isinstance(net, Sequential):
         raise TypeError(f"{who} takes a mlpc.Sequential, got {type(net).__name__}")
+    if net._outer() is not None:   # its parameters live in that network, with all the others
+        raise ValueError(f"{who}: this Sequential is a block of a larger network; use that "
+                         f"network")
     return net
 
 
