@@ -6,7 +6,7 @@ About the tolerance: mlpc.gradcheck reports max |a − n| / max(eps, |a| + |n|) 
 differences of a cost J ≈ 1 carry a round-off of about 1e-16/eps ≈ 1e-11 (eps = 1e-5, which
 balances round-off against the O(eps²) truncation), so an entry of the gradient smaller than about
 1e-4 cannot be checked to 1e-7 by the convention alone, however right it is: gradcheck counts
-entries whose difference is within that round-off (16 ε_mach max(1, |J|)/eps) as equal, so exact
+entries where both gradients are within that round-off (16 ε_mach |J|/eps) as equal, so exact
 zeros pass, but an entry of 1e-6 still shows a relative error near 1e-5. A wrong backward pass
 gives errors of 1e-3 and more. The seeds below are fixed ones for which no gradient entry falls
 into that round-off regime (and, for the kinked activations, no pre-activation lies within eps
@@ -273,6 +273,15 @@ def test_an_exact_zero_gradient_passes():
     assert np.abs(bias_grad).max() < 1e-15
     errors = assert_gradients_close(net, mlpc.SoftmaxCrossEntropy(), X, y, tol=1e-7)
     assert errors["0.bias"] == 0.0
-    # a difference beyond the round-off is still an error
+    # a gradient beyond the round-off is still held to the convention
     from mlpc.gradcheck import _relative_error
     assert _relative_error(np.array([0.0]), np.array([1e-6]), 1e-6, 1e-9)[0] == 1.0
+    assert _relative_error(np.array([1e-9]), np.array([2e-9]), 1e-6, 1e-9)[0] > 0
+
+
+def test_small_but_wrong_gradients_are_still_caught():
+    """A function whose values are all tiny has a tiny round-off too: a gradient off by 2 fails."""
+    x = np.random.default_rng(0).standard_normal(5)
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_function_gradient(lambda v: 1e-9 * np.sum(v ** 2), lambda v: 1e-9 * v, x)
+    check_function_gradient(lambda v: 1e-9 * np.sum(v ** 2), lambda v: 2e-9 * v, x)

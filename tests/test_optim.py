@@ -930,3 +930,22 @@ def test_an_optimizer_for_a_block_of_a_network_is_refused():
     with pytest.raises(ValueError, match="block of a larger network"):
         mlpc.clip_grad_norm(inner, 1.0)
     mlpc.SGD(outer, 0.1)
+
+
+def test_numbers_from_files_and_other_libraries_are_numbers():
+    """np.load gives 0-d arrays, JSON may give 3.0 for a step; Decimal and one-element arrays
+    are numbers too (bool and str stay refused)."""
+    import decimal
+    net = mlpc.Sequential(mlpc.Linear(3, 2), seed=0)
+    assert mlpc.SGD(net, np.array(0.1)).lr == 0.1
+    assert mlpc.SGD(net, decimal.Decimal("0.25")).lr == 0.25
+    assert mlpc.Adam(net, np.float32(0.5), weight_decay=np.array(0.01)).weight_decay == \
+        pytest.approx(0.01)
+    opt = mlpc.SGD(net, 0.1)
+    opt.load_state_dict({**opt.state_dict(), "step": 3.0})
+    assert opt.state_dict()["step"] == 3
+    for bad in (np.array([0.1]), np.array("0.1"), np.bool_(True)):
+        with pytest.raises(TypeError):
+            mlpc.SGD(net, bad)
+    with pytest.raises(TypeError):
+        opt.load_state_dict({**opt.state_dict(), "step": 2.5})

@@ -250,3 +250,18 @@ def test_recorder_rejects_bad_arguments():
         Recorder(range={"activations": (0, 1)})
     with pytest.raises(ValueError):
         Recorder(range=(0, float("inf")))
+
+
+def test_recorder_reads_each_place_of_a_shared_activation():
+    X, y = small_problem(20)
+    relu = mlpc.ReLU()
+    net = mlpc.Sequential(mlpc.Linear(6, 8), relu, mlpc.Linear(8, 8), relu, mlpc.Linear(8, 3),
+                          seed=0, dtype="float64")
+    copier = Copier(net, {0})
+    rec = Recorder(what="output", layers=mlpc.ReLU)
+    fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=20,
+        callbacks=[rec, copier], progress=False)
+    W = {i: np.asarray(copier.copies[0][(str(i), "output")]) for i in (0, 2)}
+    assert rec.keys() == [("1", "output"), ("3", "output")]
+    assert_moments(rec.moments("1"), 0, np.maximum(W[0], 0), 1e-12)
+    assert_moments(rec.moments("3"), 0, np.maximum(W[2], 0), 1e-12)

@@ -539,3 +539,27 @@ def test_optimizer_flags_saved_as_ints_still_load(tmp_path):
     arrays["header"] = np.array(json.dumps(header))
     np.savez(path, **arrays)
     assert mlpc.load_optimizer(path, mlpc.load(path)).amsgrad is True
+
+
+def test_a_block_of_a_larger_network_saves_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    feat = mlpc.Sequential(mlpc.Linear(5, 8), mlpc.ReLU())
+    full = mlpc.Sequential(feat, mlpc.Linear(8, 3), seed=0, dtype="float64")
+    X = rng.standard_normal((4, 5))
+    full.train_step(X, [0, 1, 2, 0], mlpc.SoftmaxCrossEntropy(), mlpc.SGD(full, 0.5))
+    feat.save(tmp_path / "f.npz")
+    alone = mlpc.load(tmp_path / "f.npz")
+    W, b = np.asarray(full[0][0].weight), np.asarray(full[0][0].bias)
+    np.testing.assert_allclose(alone(X), np.maximum(X @ W.T + b, 0), rtol=1e-12)
+    with pytest.raises(ValueError, match="save the larger network"):
+        feat.save(tmp_path / "g.npz", optimizer=mlpc.SGD(full, 0.1))
+
+
+def test_deepcopy_of_a_network_not_built_yet_copies_the_architecture():
+    import copy
+    net = mlpc.Sequential(mlpc.ReLU(), mlpc.Tanh(), mlpc.Dropout(0.2, seed=3))
+    twin = copy.deepcopy({"net": net})["net"]
+    assert twin is not net and [type(l) for l in twin.layers] == [type(l) for l in net.layers]
+    assert all(a is not b for a, b in zip(twin.layers, net.layers))
+    X = np.ones((2, 3), dtype=np.float32)
+    np.testing.assert_array_equal(twin(X), net(X))      # same seed, same masks

@@ -128,12 +128,13 @@ static int check_rows(PyArrayObject *rows, mlpc_loss loss, npy_intp N, npy_intp 
             }
             sum += t;
         }
-        /* one-hot rows sum to 1 exactly; softmax outputs in float32 to about 1e-6 */
-        if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && fabs(sum - 1) > 1e-4) {
+        /* one-hot rows sum to 1 exactly, softmax outputs stored in float16 to about 1e-3; a
+         * row that is no distribution at all (unnormalized scores, counts) is off by far more */
+        if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && fabs(sum - 1) > 1e-2) {
             char value[32];
             snprintf(value, sizeof value, "%g", sum);
-            PyErr_Format(PyExc_ValueError, "targets: probability rows must sum to 1, row %ld sums "
-                         "to %s", (long)n, value);
+            PyErr_Format(PyExc_ValueError, "targets: probability rows must sum to 1 (within "
+                         "1%%), row %ld sums to %s", (long)n, value);
             return -1;
         }
     }

@@ -51,6 +51,9 @@ class BatchNorm(_Normalization):
         super().__init__(num_features, eps, affine)
         self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
 
+    def _holds_values(self):
+        return True   # running statistics, even without parameters
+
     def _carried(self):
         carried = super()._carried()
         if carried is not None:
@@ -107,6 +110,9 @@ class Dropout(Layer):
                       "seed": int(seed) & (2**64 - 1)})
         return width
 
+    def _holds_values(self):
+        return True   # its generator, even without parameters
+
     def _carried(self):
         carried = super()._carried()
         if carried is not None:   # the mask stream goes on where it was, like the parameters
@@ -144,8 +150,10 @@ class Residual(Layer):
     def _specs(self, width, specs, seeds):
         first = len(specs)
         out = width
+        self._place_index = []     # the core layer of each place (a shared ReLU has several)
         for layer in self.layers:
             out = layer._specs(out, specs, seeds)
+            self._place_index.append(layer._index)
         if out != width:
             raise ValueError(f"Residual: the block maps (N, {width}) to (N, {out}); "
                              f"x + block(x) needs both of shape (N, {width})")

@@ -3,25 +3,28 @@ import numpy as np
 
 
 def _round_off(value, eps):
-    """What central differences of a function around `value` can tell apart from zero: J is
-    computed to about 16 ulps, and (J(w + eps) − J(w − eps))/(2 eps) divides that by eps."""
-    return 16 * np.finfo(np.float64).eps * max(1.0, abs(float(value))) / eps
+    """The smallest derivative central differences of a function with value `value` can tell
+    from zero: J is computed to about 16 ulps of |J|, and (J(w + eps) − J(w − eps))/(2 eps)
+    divides that by eps."""
+    return 16 * np.finfo(np.float64).eps * abs(float(value)) / eps
 
 
 def _relative_error(a, n, eps, round_off):
-    """The course convention |a − n| / max(eps, |a| + |n|), elementwise, except that entries
-    whose difference is within the round-off of the central differences agree: an exact
-    gradient of 0 (a bias before batch normalization) has a numerical estimate of pure
-    round-off, ~1e-10, which the convention alone would turn into an error of ~1e-4."""
-    diff = np.abs(a - n)
-    return np.where(diff <= round_off, 0.0, diff / np.maximum(eps, np.abs(a) + np.abs(n)))
+    """The course convention |a − n| / max(eps, |a| + |n|), elementwise, except for entries
+    where both gradients are below the round-off of the central differences: there the
+    derivative is zero as far as finite differences can tell (a bias before batch
+    normalization: exactly 0 analytically, pure round-off ~1e-10 numerically, which the
+    convention alone would call an error of ~1e-4), and the entry agrees. Every other entry,
+    however small, is held to the convention."""
+    agree = (np.abs(a) <= round_off) & (np.abs(n) <= round_off)
+    return np.where(agree, 0.0, np.abs(a - n) / np.maximum(eps, np.abs(a) + np.abs(n)))
 
 
 def gradcheck(net, loss_fn, x, y, eps=1e-6):
     """Max relative error per parameter (and "input") between backpropagation and central
     differences (J(w + eps) − J(w − eps))/(2 eps) of J = loss + λΣ‖W‖², on a float64 copy of
-    `net` in its current mode; entries that differ by less than the differences' round-off,
-    16 ε_mach max(1, |J|)/eps, count as equal. Dropout layers replay the same masks for every evaluation.
+    `net` in its current mode; entries where both gradients are below the differences'
+    round-off, 16 ε_mach |J|/eps, count as equal (zero as far as the differences can tell). Dropout layers replay the same masks for every evaluation.
     Returns {name: max error}; the network itself is not changed."""
     net64 = net.copy("float64")
     core = net64._core

@@ -96,6 +96,12 @@ class Layer:
         """The layers inside a container (Residual, Sequential, which hold them in `layers`)."""
         return ()
 
+    def _holds_values(self):
+        """Whether the network keeps values for this layer (parameters, running statistics, a
+        generator): such a layer can sit at one place only. A layer without any (ReLU, Tanh,
+        GLU ...) computes the same wherever it is, so one object may serve several places."""
+        return bool(self._names()) or bool(self._children())
+
     def _tree(self):
         """This layer and every layer inside it, depth first."""
         yield self

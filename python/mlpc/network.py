@@ -36,15 +36,18 @@ def _places(layers, prefix=""):
 
 
 def _check_distinct(layers):
-    """A layer object can sit at one place only: its views and spec index name one place in the
-    core, so a second place would get weights no view reaches and outputs no view shows."""
+    """A layer that holds values (parameters, running statistics, a generator) can sit at one
+    place only: its views name one place in the core, so a second place would get values no
+    view reaches. A layer without values (ReLU) may serve several places; its `output` is that
+    of the last."""
     first_place = {}
     for place, layer in _places(layers):
         first = first_place.setdefault(id(layer), place)
-        if first != place:
+        if first != place and layer._holds_values():
             raise ValueError(f"layer {place} is the same object as layer {first} "
-                             f"({type(layer).__name__}({layer.extra_repr()})): create a separate "
-                             f"layer for each place (weight sharing is not supported)")
+                             f"({type(layer).__name__}({layer.extra_repr()})), which holds "
+                             f"values of its own: create a separate layer for each place "
+                             f"(weight sharing is not supported)")
 
 
 class Sequential(Layer):
@@ -86,8 +89,10 @@ class Sequential(Layer):
     # -- building -------------------------------------------------------------------------------
     def _specs(self, width, specs, seeds):
         self.in_features = width   # the widths it is built for, as a network or as a block
+        self._place_index = []     # the core layer of each place (a shared ReLU has several)
         for layer in self.layers:
             width = layer._specs(width, specs, seeds)
+            self._place_index.append(layer._index)
         self._index = len(specs) - 1
         self.out_features = width
         return width
@@ -164,10 +169,16 @@ class Sequential(Layer):
         optionally in another dtype."""
         if self._core is None and self._outer() is None:
             raise RuntimeError("copy() needs a built network (run a forward pass first)")
-        return self._clone(self.dtype if dtype is None else _dtype_name(dtype))
+        computed_in = (self._outer() or self).dtype   # a block computes in its network's dtype
+        return self._clone(computed_in if dtype is None else _dtype_name(dtype))
 
     # copy.deepcopy gives copy(); pickle cannot reach the C memory the values live in
     def __deepcopy__(self, memo):
+        if self._core is None and self._outer() is None:   # not built: no values to copy yet
+            new = Sequential(*[layer._copy() for layer in self.layers], dtype=self.dtype,
+                             l2=self.l2, seed=self.seed)
+            new.training = self.training
+            return new
         return self.copy()
 
     def __copy__(self):   # shallow, as copy.copy would be without __reduce_ex__ below

@@ -60,7 +60,11 @@ def _bound(name, value):
 
 
 def _step_count(name, value):
-    """A number of updates; the C config keeps it as an unsigned 64-bit integer."""
+    """A number of updates; the C config keeps it as an unsigned 64-bit integer. A whole float
+    (3.0, as JSON may give back) is that int."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)) and \
+            float(value).is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if not 0 <= value < 2 ** 64:

@@ -26,16 +26,17 @@ _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
 
 
 def _layers_with_outputs(container, prefix=""):
-    """(name, layer) for every layer with an output of its own, in the order they compute:
-    the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after its block."""
-    for i, layer in enumerate(container.layers):
+    """(name, layer, core index) for every layer with an output of its own, in the order they
+    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
+    its block. The index is that of the place: one ReLU object may serve several."""
+    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
         name = f"{prefix}{i}"
         if isinstance(layer, (Residual, Sequential)):
             yield from _layers_with_outputs(layer, name + ".")
             if isinstance(layer, Residual):
-                yield name, layer
+                yield name, layer, index
         else:
-            yield name, layer
+            yield name, layer, index
 
 
 class _Plan:
@@ -56,17 +57,18 @@ class _Plan:
             self.getters.append(lambda: view[quantity](index))
 
         named = list(_layers_with_outputs(net))
+        names = [name for name, _, _ in named]
         unknown = [str(sel) for sel in recorder.layers or () if not isinstance(sel, type) and
-                   str(sel) not in {name for name, _ in named}]
+                   str(sel) not in names]
         if unknown:
             raise ValueError(f"Recorder(layers=...): no layer named {', '.join(unknown)}; the "
-                             f"network's layers are {', '.join(name for name, _ in named)}")
-        for name, layer in named:
+                             f"network's layers are {', '.join(names)}")
+        for name, layer, index in named:
             if not recorder._wanted(name, layer):
                 continue
             for q in ("output", "grad_output"):
                 if q in what:
-                    add((name, q), q, layer._index)
+                    add((name, q), q, index)
             for k, pname in enumerate(layer.param_names):
                 for q in ("param", "grad"):
                     if q in what:

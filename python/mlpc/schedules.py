@@ -35,6 +35,7 @@ cyclical        triangular wave between ``lr_min`` and ``lr_max``,
 ==============  ===========================================================
 """
 
+import decimal
 import math
 import numbers
 
@@ -58,10 +59,22 @@ __all__ = [
 # argument checking
 # --------------------------------------------------------------------------
 
+def _is_number(value):
+    """A real number given as a Python or NumPy number, Decimal, Fraction, or a 0-d array or
+    tensor (np.load gives those); not bool (lr=True is always a mistake) nor str, which float()
+    would also take."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        return False
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        return True
+    shape, kind = getattr(value, "shape", None), getattr(getattr(value, "dtype", None), "kind", "")
+    return shape is not None and len(shape) == 0 and (kind in "iuf" if kind else
+                                                      hasattr(value, "__float__"))
+
+
 def _real(name, value):
     """Return ``value`` as a float, rejecting non-numbers, NaN and infinity."""
-    # bool is an Integral, but lr=True is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not _is_number(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):

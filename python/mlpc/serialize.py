@@ -312,6 +312,11 @@ def save(net, path, optimizer=None, extra=None):
     arrays ({name: array}, read back with load_extra). Format: see the module docstring."""
     if not isinstance(net, Sequential):
         raise TypeError(f"save() takes a mlpc.Sequential, got {type(net).__name__}")
+    if net._outer() is not None:
+        if optimizer is not None:
+            raise ValueError("save(): this Sequential is a block of a larger network, whose "
+                             "optimizer covers that network: save the larger network")
+        net = net.copy()   # a block's values live in its larger network: save them alone
     if net._core is None:
         raise RuntimeError("save() needs a built network (run a forward pass first)")
     layers = [_describe(layer, str(i)) for i, layer in enumerate(net.layers)]
