@@ -101,14 +101,6 @@ def test_every_experiment_checks_every_parameter():
         experiments.merge_params(name, m.DEFAULTS, m.QUICK, True, {}, kinds=m.KINDS)
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Any network built fails the test: a bad parameter must be refused before training."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a network was built before the parameters were checked")
-    monkeypatch.setattr(mlpc, "Sequential", refuse)
-
-
 @pytest.mark.parametrize("name,params,error,message", [
     ("init_histograms", dict(layers=0), ValueError,
      r"^init_histograms: layers must be an int >= 1, got 0$"),

@@ -489,14 +489,6 @@ def test_cli_takes_one_value_for_a_list(tmp_path):
     assert doc["params"]["activations"] == ["tanh"] and list(doc["stats"]["bounds"]) == ["tanh"]
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Any network built fails the test: a bad parameter must be refused before training."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a network was built before the parameters were checked")
-    monkeypatch.setattr(mlpc, "Sequential", refuse)
-
-
 @pytest.mark.parametrize("module,params,error,message", [
     (gradient_bounds, dict(depth=-1), ValueError,
      r"^gradient_bounds: depth must be an int >= 0, got -1$"),

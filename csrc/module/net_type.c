@@ -132,6 +132,18 @@ static PyArrayObject *input_array(mlpc_net *net, PyObject *x)
     return mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", doc);
 }
 
+/* A batch X with its targets, both converted and checked before anything runs: X (NULL with the
+ * exception set) and, through labels/rows, the targets as mlpc_targets gives them. */
+static PyArrayObject *batch(mlpc_net *net, PyObject *x_obj, PyObject *targets, int kind,
+                            PyArrayObject **labels, PyArrayObject **rows)
+{
+    PyArrayObject *x = input_array(net, x_obj);
+    if (x && mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
+                          (npy_intp)net->layers[net->nlayers - 1].out, labels, rows) < 0)
+        Py_CLEAR(x);
+    return x;
+}
+
 /* Reserves room, keeps `arr` as the input (the core reads it until backward) and runs the
  * forward pass; steals the reference to arr. The network is marked busy before reserve: growing
  * the buffers, or replacing the input, under a call running in another thread would free memory
@@ -182,14 +194,9 @@ static PyObject *Net_cost(NetObject *self, PyObject *args)
     int kind;
     if (!PyArg_ParseTuple(args, "OOi", &x_obj, &targets, &kind)) return NULL;
     mlpc_net *net = get_net(self);
-    PyArrayObject *x = net ? input_array(net, x_obj) : NULL;
-    if (!x) return NULL;
     PyArrayObject *labels, *rows;
-    if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
-                     (npy_intp)net->layers[net->nlayers - 1].out, &labels, &rows) < 0) {
-        Py_DECREF(x);
-        return NULL;
-    }
+    PyArrayObject *x = net ? batch(net, x_obj, targets, kind, &labels, &rows) : NULL;
+    if (!x) return NULL;
     double cost = 0;
     int rc = -1;
     if (forward_batch(self, net, x) == 0) {
@@ -285,14 +292,9 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOiO!", &x_obj, &targets, &kind, mlpc_OptimizerType, &opt))
         return NULL;
     mlpc_net *net = get_net(self);
-    PyArrayObject *x = net ? input_array(net, x_obj) : NULL;
-    if (!x) return NULL;
     PyArrayObject *labels, *rows;
-    if (mlpc_targets(targets, (mlpc_loss)kind, mlpc_typenum(net->dtype), PyArray_DIM(x, 0),
-                     (npy_intp)net->layers[net->nlayers - 1].out, &labels, &rows) < 0) {
-        Py_DECREF(x);
-        return NULL;
-    }
+    PyArrayObject *x = net ? batch(net, x_obj, targets, kind, &labels, &rows) : NULL;
+    if (!x) return NULL;
     PyObject *cost = mlpc_optimizer_train_step(opt, self, x, (mlpc_loss)kind, labels, rows);
     Py_XDECREF(labels);
     Py_XDECREF(rows);
