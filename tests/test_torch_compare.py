@@ -23,6 +23,23 @@ torch.set_num_threads(1)
 D_IN, K, N = 10, 4, 24
 
 
+# elementwise layers: name -> (mlpc layer, torch module) factory
+_ELEMENTWISE = {
+    "relu": lambda: (mlpc.ReLU(), torch.nn.ReLU()),
+    "tanh": lambda: (mlpc.Tanh(), torch.nn.Tanh()),
+    "gelu": lambda: (mlpc.GELU(), torch.nn.GELU()),
+    "gelu_tanh": lambda: (mlpc.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")),
+    "sigmoid": lambda: (mlpc.Sigmoid(), torch.nn.Sigmoid()),
+    "elu": lambda: (mlpc.ELU(0.7), torch.nn.ELU(0.7)),
+    "selu": lambda: (mlpc.SELU(), torch.nn.SELU()),
+    "softplus": lambda: (mlpc.Softplus(), torch.nn.Softplus()),
+    "silu": lambda: (mlpc.SiLU(), torch.nn.SiLU()),
+    "leaky_relu": lambda: (mlpc.LeakyReLU(0.05), torch.nn.LeakyReLU(0.05)),
+    "softsign": lambda: (mlpc.Softsign(), torch.nn.Softsign()),
+    "prelu": lambda: (mlpc.PReLU(), torch.nn.PReLU()),
+}
+
+
 def _pairs(spec):
     """(mlpc layer, torch module) for the names in spec."""
     out = []
@@ -36,32 +53,8 @@ def _pairs(spec):
             out.append((mlpc.BatchNorm(width), torch.nn.BatchNorm1d(width)))
         elif kind == "layernorm":
             out.append((mlpc.LayerNorm(width), torch.nn.LayerNorm(width)))
-        elif kind == "relu":
-            out.append((mlpc.ReLU(), torch.nn.ReLU()))
-        elif kind == "tanh":
-            out.append((mlpc.Tanh(), torch.nn.Tanh()))
-        elif kind == "gelu":
-            out.append((mlpc.GELU(), torch.nn.GELU()))
-        elif kind == "gelu_tanh":
-            out.append((mlpc.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")))
-        elif kind == "sigmoid":
-            out.append((mlpc.Sigmoid(), torch.nn.Sigmoid()))
-        elif kind == "elu":
-            out.append((mlpc.ELU(0.7), torch.nn.ELU(0.7)))
-        elif kind == "selu":
-            out.append((mlpc.SELU(), torch.nn.SELU()))
-        elif kind == "softplus":
-            out.append((mlpc.Softplus(), torch.nn.Softplus()))
-        elif kind == "silu":
-            out.append((mlpc.SiLU(), torch.nn.SiLU()))
-        elif kind == "leaky_relu":
-            out.append((mlpc.LeakyReLU(0.05), torch.nn.LeakyReLU(0.05)))
-        elif kind == "softsign":
-            out.append((mlpc.Softsign(), torch.nn.Softsign()))
-        elif kind == "prelu":
-            out.append((mlpc.PReLU(), torch.nn.PReLU()))
         else:
-            raise ValueError(kind)
+            out.append(_ELEMENTWISE[kind]())
     return out
 
 
