@@ -32,6 +32,7 @@ ROUNDS = 5             # step reductions tried (kinks, strong curvature)
 # a network's cost is made of O(1) quantities (scores, probabilities), so its round-off is at
 # least that of 1, even where the cost itself is 0 (a softmax over one class)
 COST_FLOOR = 1.0
+KINK_SAMPLE = 256      # entries checked one by one in a tensor whose directions meet kinks
 LOCATE_BELOW = 64      # halving stops at this many entries, then checks each of them
 
 Entry = namedtuple("Entry", "index analytic numeric error")
@@ -126,7 +127,7 @@ def _estimate(phi, base, h, floor):
     return numeric, truncation + round_off, round_off, left, right
 
 
-def _line_check(costs_along, directions, analytic, tol, floor):
+def _line_check(costs_along, directions, analytic, tol, floor, first_step):
     """Compare analytic directional derivatives (m,) with finite differences along `directions`
     (start, index, value) of a tensor. Steps shrink (up to ROUNDS times) for the directions
     whose estimate crosses a kink or cannot yet tell a difference of tol; each keeps its
@@ -134,7 +135,7 @@ def _line_check(costs_along, directions, analytic, tol, floor):
     right, evaluations)."""
     start, index, value = directions
     m = len(start) - 1
-    h = np.full(m, FIRST_STEP)
+    h = np.full(m, first_step)
     numeric, left, right = np.zeros(m), np.zeros(m), np.zeros(m)
     bound = np.full(m, np.inf)
     kink = np.zeros(m, dtype=bool)
@@ -186,12 +187,14 @@ def _subset(start, index, value, todo):
 
 
 def _random_directions(grad, scale, count, rng, entries=None):
-    """`count` dense directions over `entries` (default all) of a tensor, values ±scale with
-    random signs (every entry weighs the same: a wrong one cannot hide behind a small weight),
-    and the analytic derivatives along them."""
+    """`count` dense directions over `entries` (default all) of a tensor, and the analytic
+    derivatives along them. The values have random signs and magnitudes in [scale/2, 3 scale/2]:
+    no entry weighs little (a wrong one cannot hide behind a small weight) and no two weigh
+    exactly alike (a wrong gradient cannot cancel out as [e, −e] would against [1, 1])."""
     entries = np.arange(grad.size) if entries is None else np.asarray(entries)
     k = len(entries)
-    value = scale * (2.0 * rng.integers(0, 2, size=(count, k)) - 1.0)
+    signs = 2.0 * rng.integers(0, 2, size=(count, k)) - 1.0
+    value = scale * signs * rng.uniform(0.5, 1.5, size=(count, k))
     analytic = value @ grad[entries]
     return (np.arange(count + 1) * k, np.tile(entries, count), value.reshape(-1)), analytic
 
@@ -205,8 +208,8 @@ class _Tensor:
     """One flat tensor to check: its gradient, a scale for its steps, and the costs along
     directions in it."""
 
-    def __init__(self, name, shape, values, grad, costs_along, floor):
-        self.name, self.shape, self.floor = name, shape, floor
+    def __init__(self, name, shape, values, grad, costs_along, floor, first_step):
+        self.name, self.shape, self.floor, self.first_step = name, shape, floor, first_step
         self.grad = np.asarray(grad, dtype=np.float64).reshape(-1)
         rms = float(np.sqrt(np.mean(np.square(values)))) if np.size(values) else 0.0
         self.scale = rms if rms > 0 and np.isfinite(rms) else 1.0
@@ -215,24 +218,27 @@ class _Tensor:
     def directional(self, count, rng, tol, entries=None):
         directions, analytic = _random_directions(self.grad, self.scale, count, rng, entries)
         error, numeric, kink, left, right, n = _line_check(self.costs_along, directions,
-                                                           analytic, tol, self.floor)
-        fails = [Entry(("direction", d), analytic[d], numeric[d], error[d])
-                 for d in np.argsort(-error) if error[d] > tol]
-        kinks = [Kink(("direction", d), analytic[d], left[d], right[d]) for d in np.flatnonzero(kink)]
+                                                           analytic, tol, self.floor,
+                                                           self.first_step)
+        fails = [Entry(("direction", int(d)), float(analytic[d]), float(numeric[d]),
+                       float(error[d])) for d in np.argsort(-error) if error[d] > tol]
+        kinks = [Kink(("direction", int(d)), float(analytic[d]), float(left[d]),
+                      float(right[d])) for d in np.flatnonzero(kink)]
         return float(error.max(initial=0.0)), fails, kinks, n
 
     def elementwise(self, entries, tol):
         entries = np.asarray(entries, dtype=np.intp)
         analytic = self.grad[entries] * self.scale
         error, numeric, kink, left, right, n = _line_check(
-            self.costs_along, _unit_directions(entries, self.scale), analytic, tol, self.floor)
+            self.costs_along, _unit_directions(entries, self.scale), analytic, tol, self.floor,
+            self.first_step)
         s = self.scale
         unravel = [tuple(int(i) for i in np.unravel_index(e, self.shape)) for e in entries]
         order = np.argsort(-error)
-        fails = [Entry(unravel[j], analytic[j] / s, numeric[j] / s, error[j]) for j in order
-                 if error[j] > tol]
-        kinks = [Kink(unravel[j], analytic[j] / s, left[j] / s, right[j] / s)
-                 for j in np.flatnonzero(kink)]
+        fails = [Entry(unravel[j], float(analytic[j] / s), float(numeric[j] / s),
+                       float(error[j])) for j in order if error[j] > tol]
+        kinks = [Kink(unravel[j], float(analytic[j] / s), float(left[j] / s),
+                      float(right[j] / s)) for j in np.flatnonzero(kink)]
         return float(error.max(initial=0.0)), fails, kinks, n
 
     def locate(self, rng, tol):
@@ -275,6 +281,11 @@ def _check(tensors, tol, entries, directions, seed):
                 err = max([err] + [e.error for e in entry_fails])
                 kinks = kinks + entry_kinks
                 n += k
+            elif kinks:   # directions through a kink prove nothing: check entries instead
+                entry_err, fails, kinks, k = tensor.elementwise(
+                    _entries(KINK_SAMPLE, tensor.grad.size, rng), tol)
+                err = max(err, entry_err)
+                n += k
         result[tensor.name] = err
         result.evaluations += n
         if fails:
@@ -298,7 +309,10 @@ def _entries(entries, size, rng):
     return np.sort(rng.choice(size, size=int(entries), replace=False))
 
 
-def _check_options(tol, directions):
+def _check_options(tol, directions, eps):
+    if eps is not None and not (isinstance(eps, (int, float, np.floating)) and 0 < eps < 1):
+        raise ValueError(f"eps (the first step, relative to a tensor's RMS value) must be a "
+                         f"number in (0, 1), got {eps!r}")
     if not (isinstance(tol, (int, float, np.floating)) and 0 < tol < 1):
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) or \
@@ -307,7 +321,7 @@ def _check_options(tol, directions):
 
 
 # -- the public checks -----------------------------------------------------------------------
-def gradcheck(net, loss_fn, x, y, *, entries=None, directions=3, tol=1e-7, seed=0):
+def gradcheck(net, loss_fn, x, y, eps=None, *, entries=None, directions=3, tol=1e-7, seed=0):
     """Check backpropagation of J = loss + λΣ‖W‖² on the batch (x, y) against finite
     differences, for every parameter tensor and for the input, on a float64 copy of `net` in
     its current mode (the network is not changed; dropout layers keep their masks fixed).
@@ -318,8 +332,11 @@ def gradcheck(net, loss_fn, x, y, *, entries=None, directions=3, tol=1e-7, seed=
 
     Returns a GradcheckResult: {name: max error} (see the module docstring for the error and
     the criterion), passed, failures (worst entries), kinks; its repr is a readable report.
-    A correct network gives errors of about 1e-10 and passes at tol = 1e-7."""
-    _check_options(tol, directions)
+    A correct network gives errors of about 1e-10 and passes at tol = 1e-7. eps: the first
+    finite-difference step relative to each tensor's RMS value (default 1e-2; the steps shrink
+    from there as needed)."""
+    _check_options(tol, directions, eps)
+    first_step = FIRST_STEP if eps is None else float(eps)
     net64 = net.copy("float64")
     core = net64._core
     x = np.array(x, dtype=np.float64)
@@ -348,17 +365,17 @@ def gradcheck(net, loss_fn, x, y, *, entries=None, directions=3, tol=1e-7, seed=
             value = layer._param(pname)
             tensors.append(_Tensor(f"{name}.{pname}", value.shape, value,
                                    np.array(layer._param(pname, grad=True)),
-                                   along(layer._tensor + k), COST_FLOOR))
+                                   along(layer._tensor + k), COST_FLOOR, first_step))
     tensors.append(_Tensor("input", x.shape, x, analytic_dx, along(len(core.tensors())),
-                           COST_FLOOR))
+                           COST_FLOOR, first_step))
     return _check(tensors, tol, entries, directions, seed)
 
 
-def function_gradcheck(f, grad_f, x, *, entries=None, directions=3, tol=1e-7, seed=0):
+def function_gradcheck(f, grad_f, x, eps=None, *, entries=None, directions=3, tol=1e-7, seed=0):
     """The same check for a scalar NumPy function f(x) and its gradient grad_f(x) (an array
     shaped like x), e.g. a student's loss and its hand-derived derivative. Returns a
     GradcheckResult with the one name "x"; x is not modified."""
-    _check_options(tol, directions)
+    _check_options(tol, directions, eps)
     x = np.array(x, dtype=np.float64)
     analytic = np.asarray(grad_f(x.copy()), dtype=np.float64)
     if analytic.shape != x.shape:
@@ -383,5 +400,6 @@ def function_gradcheck(f, grad_f, x, *, entries=None, directions=3, tol=1e-7, se
                 phi[d, k] = value(point)
         return base, phi, np.full(steps.shape, np.inf), np.zeros(steps.shape, dtype=bool)
 
-    return _check([_Tensor("x", x.shape, x, analytic, costs_along, 0.0)], tol, entries,
-                  directions, seed)
+    first_step = FIRST_STEP if eps is None else float(eps)
+    return _check([_Tensor("x", x.shape, x, analytic, costs_along, 0.0, first_step)], tol,
+                  entries, directions, seed)

@@ -6,21 +6,21 @@ the directional check at tol = 1e-7; entries="all" or K for the elementwise one)
 from .gradcheck import function_gradcheck, gradcheck
 
 
-def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, **options):
-    """mlpc.gradcheck(net, loss_fn, x, y, tol=tol, **options), raising AssertionError with its
+def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=None, **options):
+    """mlpc.gradcheck(net, loss_fn, x, y, eps, tol=tol, **options), raising AssertionError with its
     report (the failing tensors and their worst entries) unless it passed. Returns the result."""
-    result = gradcheck(net, loss_fn, x, y, tol=tol, **options)
+    result = gradcheck(net, loss_fn, x, y, eps, tol=tol, **options)
     if not result.passed:
         raise AssertionError(repr(result))
     return result
 
 
-def check_function_gradient(f, grad_f, x, tol=1e-7, **options):
+def check_function_gradient(f, grad_f, x, tol=1e-7, eps=None, **options):
     """Check grad_f(x) (an array shaped like x) against finite differences of the scalar f(x),
     e.g. a student's NumPy loss and its derivative, as mlpc.gradcheck checks a network (options:
     entries, directions, seed). Raises AssertionError naming the worst entries unless it
     passes; returns the result ({"x": max error})."""
-    result = function_gradcheck(f, grad_f, x, tol=tol, **options)
+    result = function_gradcheck(f, grad_f, x, eps, tol=tol, **options)
     if not result.passed:
         raise AssertionError(repr(result))
     return result
