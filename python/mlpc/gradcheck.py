@@ -39,8 +39,9 @@ Entry = namedtuple("Entry", "index analytic numeric error")
 Entry.__doc__ = """A derivative that disagrees: its index (an entry of the tensor, or ("direction",
 d) for a directional check), the analytic and the numeric value and the error."""
 Kink = namedtuple("Kink", "index analytic left right")
-Kink.__doc__ = """A derivative at a kink: one-sided numeric derivatives left and right differ, and
-backpropagation gives one branch (mlpc's convention: the branch x > 0 at 0)."""
+Kink.__doc__ = """A derivative at a kink: the one-sided numeric derivatives left and right differ,
+and backpropagation gives one branch (at 0 mlpc takes the derivative of the branch x <= 0:
+relu′(0) = 0, leaky_relu′(0) = slope)."""
 
 
 class GradcheckResult(dict):
@@ -332,7 +333,10 @@ def gradcheck(net, loss_fn, x, y, eps=None, *, entries=None, directions=3, tol=1
 
     Returns a GradcheckResult: {name: max error} (see the module docstring for the error and
     the criterion), passed, failures (worst entries), kinks; its repr is a readable report.
-    A correct network gives errors of about 1e-10 and passes at tol = 1e-7. eps: the first
+    A correct network gives errors of about 1e-11 (1e-9 to 1e-8 for tensors before ReLU-like
+    units, whose kinks limit the steps) and passes at tol = 1e-7; a wrong gradient shows 1e-6
+    and more. Cost: 8 passes per direction and tensor (more where kinks shrink the steps), e.g.
+    0.3 s of CPU time for a 784-100-10 ReLU network on a batch of 256. eps: the first
     finite-difference step relative to each tensor's RMS value (default 1e-2; the steps shrink
     from there as needed)."""
     _check_options(tol, directions, eps)
