@@ -7,15 +7,17 @@ size, and is exact to round-off. "Where is it wrong?": the elementwise check (`e
 compares single entries; a tensor that fails the directional check is also searched by halving
 (directional checks on halves of its entries) until the wrong entries are named.
 
-The estimate along a line φ(t) = J(θ + t v): central 4th-order differences at steps h and h/2,
-combined by Richardson extrapolation (6th order); their difference, plus the round-off
-16 ε_mach max|φ| / h amplified by the stencil, estimates the error δ of the estimate. A
-derivative disagrees only when |a − n| exceeds both δ and tol·(|a| + |n|); the reported error is
+The estimate along a line φ(t) = J(θ + t v): central 4th-order differences at steps h, h/2
+and h/4, combined by Richardson extrapolation (6th order); the difference of the two
+extrapolations (or, where the differences do not shrink as h⁴, their whole spread), plus the
+round-off 16 ε_mach max|φ| / h amplified by the stencil, bounds the error δ of the estimate.
+The steps shrink until δ is far below tol·|n| or round-off dominates. A derivative disagrees
+only when |a − n| exceeds both δ and tol·(|a| + |n|); the reported error is
 |a − n| / max(|a| + |n|, δ/tol), the relative error, except that a difference within the finite
-differences' own error counts at most tol. Steps never cross a kink (a ReLU-family input
-changing sign: the core compares every such input with the unperturbed pass and shrinks the
-step); where no step avoids one, the entry sits at a kink, and if its one-sided derivatives
-disagree it is reported as a kink, not an error.
+differences' own error counts at most tol, and 0 when both a and n are within δ of zero. Steps
+never cross a kink (a ReLU-family input changing sign: the core compares every such input with
+the unperturbed pass, and the step shrinks); where no step avoids one, the entry sits at a
+kink, and if its one-sided derivatives disagree it is reported as a kink, not an error.
 """
 import time
 from collections import namedtuple
@@ -47,7 +49,7 @@ relu′(0) = 0, leaky_relu′(0) = slope)."""
 class GradcheckResult(dict):
     """{tensor name: max error} of a gradient check, and what a student needs to act on it:
 
-    - `passed`: every error is below `tol`;
+    - `passed`: no error exceeds `tol`;
     - `failures`: {name: [Entry(index, analytic, numeric, error), ...]} worst first, for the
       tensors that fail (located down to single entries);
     - `kinks`: {name: [Kink(index, analytic, left, right), ...]}: derivatives at a ReLU-family
