@@ -255,7 +255,7 @@ class Sequential(Layer):
         with _mode(self, False):
             scores = self.forward(x)
         if scores.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-scores))
+            return _core.activation(_core.ACT_SIGMOID, scores, 0.0)[0]   # stable for any s
         return _core.softmax(scores)
 
     def predict(self, x):
