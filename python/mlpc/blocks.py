@@ -125,7 +125,9 @@ class Dropout(Layer):
 
     @property
     def mask(self):
-        """The last training-mode mask: 0 or 1/(1 − p) per unit (None before a forward pass)."""
+        """The last training-mode forward's mask, (N, width) of that batch: 0 or 1/(1 − p) per
+        unit. None before a training-mode forward, and after an eval-mode forward of a larger
+        batch (which regrows the network's buffers); an eval pass leaves it otherwise."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.mask(self._index)
 
