@@ -21,6 +21,9 @@ class _Normalization(Layer):
         self.affine = bool(affine)
         self.param_names = ("weight", "bias") if self.affine else ()
 
+    def _hyperparameters(self):
+        return {"eps": self.eps, "momentum": getattr(self, "momentum", 0.0)}
+
     def _specs(self, width, specs, seeds):
         if width != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}) receives rows of width "
@@ -102,6 +105,9 @@ class Dropout(Layer):
             raise ValueError(f"dropout probability must be in [0, 1), got {p}: p = 1 drops every unit")
         self.p = p
         self.seed = check_seed(seed, "Dropout")
+
+    def _hyperparameters(self):
+        return {"p": self.p}
 
     def _specs(self, width, specs, seeds):
         self._index = len(specs)
