@@ -24,6 +24,8 @@ def _check_features(name, value):
 def _check_number(name, value, lo=None, hi=None, hi_open=False):
     try:
         value = float(value)
+    except OverflowError:   # an int beyond float range (10**400): not finite
+        value = np.inf
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(value) or (lo is not None and value < lo) or \

@@ -314,6 +314,8 @@ class Sequential(Layer):
     def l2(self, value):
         try:
             value = float(value)
+        except OverflowError:   # an int beyond float range (10**400): not finite
+            value = np.inf
         except (TypeError, ValueError):
             raise TypeError(f"l2 must be a number, got {value!r}") from None
         if not (value >= 0 and np.isfinite(value)):
