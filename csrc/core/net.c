@@ -237,6 +237,7 @@ int mlpc_net_reserve(mlpc_net *net, size_t N)
     net->cache = c;
     net->capacity = N;
     net->forward_done = net->backward_done = net->loss_done = 0;
+    net->mask_N = 0;
     return MLPC_OK;
 }
 
@@ -267,6 +268,7 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
     net->forward_done = net->backward_done = net->loss_done = 0;
     int rc = DISPATCH(forward, net);
     net->forward_done = rc == MLPC_OK;
+    if (net->training) net->mask_N = rc == MLPC_OK ? N : 0;
     return rc;
 }
 

@@ -63,6 +63,9 @@ typedef struct mlpc_net {
     int forward_done;                    /* outputs hold a forward pass of the current batch */
     int backward_done;                   /* output gradients hold its backward pass */
     int loss_done;                       /* ∂J/∂(network output) holds its loss gradient */
+    size_t mask_N;                       /* rows of the dropout masks in `cache`: the batch of
+                                            the last training-mode forward; 0 when there is none
+                                            (an eval pass leaves them, a grown cache loses them) */
 } mlpc_net;
 
 /* Checks the layer list (widths chain, options in range) and allocates. Weights start at zero,

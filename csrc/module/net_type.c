@@ -530,7 +530,7 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
     if (!net) return NULL;
     Py_ssize_t l = PyLong_AsSsize_t(arg);
     if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
-    if (!net->forward_done) Py_RETURN_NONE;
+    if (!net->forward_done && which != 2) Py_RETURN_NONE;
     npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[l].out};
     int tn = mlpc_typenum(net->dtype);
     switch (which) {
@@ -543,6 +543,10 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
             PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
             return NULL;
         }
+        /* the masks of the last training-mode forward, which an eval pass of another batch
+           size leaves in place */
+        if (!net->mask_N) Py_RETURN_NONE;
+        dims[0] = (npy_intp)net->mask_N;
         return mlpc_block_view(net->cache, mlpc_net_cache(net, (size_t)l), tn, 2, dims);
     }
 }

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import _core
+from ._limits import in_dtype
 from ._seed import check_seed, draw_seed
 from .layers import Layer, _undo_log
 from .blocks import BatchNorm, Residual
@@ -48,6 +49,18 @@ def _check_distinct(layers):
                              f"({type(layer).__name__}({layer.extra_repr()})), which holds "
                              f"values of its own: create a separate layer for each place "
                              f"(weight sharing is not supported)")
+
+
+def _check_running_statistic(name, value):
+    """Batch-norm running statistics a network can use: eval mode divides by
+    sqrt(running_var + eps), so a negative variance would give NaN outputs without an error.
+    Parameters are not checked: a diverged run is a legitimate state to inspect."""
+    variance = name.endswith(".running_var")
+    bad = ~np.isfinite(value) | (value < 0) if variance else ~np.isfinite(value)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"buffer {name!r} holds {value.flat[i]} at index {i}, expected finite "
+                         f"values" + (" >= 0" if variance else ""))
 
 
 class Sequential(Layer):
@@ -121,6 +134,9 @@ class Sequential(Layer):
             raise
 
     def _build_core(self, width, nodes):
+        for place, layer in _places(self.layers):
+            for name, value in layer._hyperparameters().items():
+                in_dtype(f"layer {place} ({type(layer).__name__}) {name}", value, self.dtype)
         carried = [node._carried() for node in nodes]   # read before _specs renumbers _index
         self._seed_rng = np.random.default_rng(self.seed) if self.seed is not None else None
         specs = []
@@ -298,10 +314,13 @@ class Sequential(Layer):
     def l2(self, value):
         try:
             value = float(value)
+        except OverflowError:   # an int beyond float range (10**400): not finite
+            value = np.inf
         except (TypeError, ValueError):
             raise TypeError(f"l2 must be a number, got {value!r}") from None
         if not (value >= 0 and np.isfinite(value)):
             raise ValueError(f"l2 must be a finite number >= 0, got {value!r}")
+        in_dtype("l2", value, self.dtype)
         self._l2 = value
         if self._core is not None:
             self._core.l2 = value
@@ -342,7 +361,8 @@ class Sequential(Layer):
 
     def load_state_dict(self, state):
         """Load parameters and buffers by name; every name and shape is checked before anything
-        is written, so a mismatch leaves the network as it was."""
+        is written, so a mismatch leaves the network as it was. Running statistics must be
+        finite (and variances >= 0) in the network's dtype, as mlpc.load requires."""
         targets = {name: value for name, value, _ in self.named_parameters()}
         targets.update(self.named_buffers())
         missing = sorted(set(targets) - set(state))
@@ -351,12 +371,17 @@ class Sequential(Layer):
             raise KeyError(f"state dict does not match the network: missing {missing}, "
                            f"unexpected {unexpected}")
         arrays = {}
+        buffers = dict(self.named_buffers())
         for name, target in targets.items():
             value = np.asarray(state[name])
             if value.shape != target.shape:
                 raise ValueError(f"{name}: expected shape {target.shape}, got {value.shape}")
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: expected real numbers, got dtype {value.dtype}")
+            if name in buffers:
+                with np.errstate(over="ignore"):   # checked as stored: 1e39 is inf in float32
+                    value = value.astype(target.dtype)
+                _check_running_statistic(name, value)
             arrays[name] = value
         for name, value in arrays.items():
             targets[name][...] = value

@@ -40,6 +40,9 @@ Non-finite costs
     that gave a finite cost). When only the gradient norm is non-finite, the update used bad
     gradients: fit restores the state before that step (unless it holds non-finite values).
     Either way it raises FloatingPointError naming the failing step and the restored state.
+    Divergence that stays finite (float64 parameters can grow to 1e176 with finite costs) is
+    caught the same way: a cost above ``DIVERGENCE`` (1e6) times max(1, the first step's cost
+    in this fit call) is treated as a non-finite cost.
     The optimizer's internal
     state (momenta, step count) is NOT rolled back: make a new optimizer (or load a saved state)
     before training further.
@@ -257,7 +260,10 @@ class FitState:
                 f"steps_per_epoch={self.steps_per_epoch})")
 
 
-# -- protection against non-finite costs -----------------------------------------------------------
+# -- protection against non-finite costs and divergence --------------------------------------------
+DIVERGENCE = 1e6   # a cost above this many times the first step's (or 1) means divergence
+
+
 class _Snapshots:
     """Two alternating copies of the network's state (parameters, running statistics, dropout
     generators), taken before each step: one np.copyto of the flat parameter block a step."""
@@ -342,7 +348,8 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     eval_batch_size: batch size of those evaluations.
 
     Training runs in training mode; the network's previous mode is restored at the end. A NaN or
-    infinite cost raises FloatingPointError with the network restored (module docstring).
+    infinite cost, or one above 1e6 × max(1, the first step's cost), raises FloatingPointError
+    with the network restored (module docstring).
     """
     from .optim import Optimizer
     _check_net(net, loss_fn)
@@ -412,9 +419,16 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                 snapshots.save(step)
                 cost = net.train_step(xb, yb, loss_fn, optimizer)
                 grad_norm = optimizer.last_grad_norm
-                if not (math.isfinite(cost) and math.isfinite(grad_norm)):
-                    restored = snapshots.restore(step, math.isfinite(cost))
+                if step == 0:
+                    first_cost = cost
+                # a cost that stays finite while it grows without bound is as bad as inf
+                bad_cost = not math.isfinite(cost) or \
+                    cost > DIVERGENCE * max(abs(first_cost), 1.0)
+                if bad_cost or not math.isfinite(grad_norm):
+                    restored = snapshots.restore(step, not bad_cost)
                     what = f"cost is {cost}" if not math.isfinite(cost) else \
+                        f"cost is {cost:.6g}, more than {DIVERGENCE:g} times the first step's " \
+                        f"cost {first_cost:.6g} (or 1): the run diverges" if bad_cost else \
                         f"gradient norm is {grad_norm} (cost {cost})"
                     raise FloatingPointError(
                         f"training stopped at step {step} (epoch {epoch + 1}, batch {b + 1} of "
