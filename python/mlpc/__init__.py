@@ -20,7 +20,7 @@ from .blocks import BatchNorm, LayerNorm, Dropout, Residual
 from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, GradcheckResult
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
