@@ -69,7 +69,7 @@ def test_recorder_statistics_equal_numpy(dtype, tol):
                           mlpc.Linear(12, 3), seed=0, dtype=dtype)
     steps = (0, 3, 7)
     saturation = np.random.default_rng().uniform(0.2, 1.5)
-    rec = Recorder(steps=steps, bins=20, range=(-2.0, 2.0), keep_values=True,
+    rec = Recorder(steps=steps, what="all", bins=20, range=(-2.0, 2.0), keep_values=True,
                    saturation=saturation)
     copier = Copier(net, steps)
     fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1, momentum=0.9), X, y, epochs=3,
@@ -151,8 +151,7 @@ def test_recorder_moments_only_at_every_step_past_its_first_allocation():
     expected = []
     for name, layer in net.named_layers():
         expected += [(name, "output"), (name, "grad_output")]
-        expected += [(f"{name}.{p}", q) for p in layer.param_names
-                     for q in ("grad", "param", "update")]
+        expected += [(f"{name}.{p}", "grad") for p in layer.param_names]
     assert rec.keys() == expected and len(names) == 5
     for key in rec.keys():
         m = rec.moments(*key)
@@ -295,7 +294,7 @@ def test_gradient_and_update_to_data_ratios_over_real_steps(dtype, tol):
     X, y = small_problem(80, dim=6, seed=int(rng.integers(1000)))
     net = mlpc.Sequential(mlpc.Linear(6, 9), mlpc.Tanh(), mlpc.Linear(9, 3), dtype=dtype)
     steps = tuple(sorted(rng.choice(8, 3, replace=False)))
-    rec, copier = Recorder(steps=steps), Copier(net, steps)
+    rec, copier = Recorder(steps=steps, what="all"), Copier(net, steps)
     opt = mlpc.AdamW(net, lr=rng.uniform(1e-3, 1e-1), weight_decay=0.1)
     fit(net, mlpc.SoftmaxCrossEntropy(), opt, X, y, epochs=2, batch_size=20, seed=0,
         callbacks=[rec, copier], progress=False)

@@ -96,12 +96,13 @@ class _Plan:
 class Recorder(Callback):
     """Snapshots of per-layer statistics at chosen training steps.
 
-    Recorder(steps=None, what=("output", "grad_output", "grad", "param", "update"), layers=None,
-             bins=50, range=None, saturation=0.99, keep_values=False)
+    Recorder(steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+             range=None, saturation=0.99, keep_values=False)
 
     steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
     step -> bool, or None for every step.
-    what: quantities to record: "output" (layer.output, the activations of the batch just
+    what: quantities to record, or "all" for every one (what training_health and the
+    gradient:data and update:data ratios need): "output" (layer.output, the activations of the batch just
     trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
     parameter's gradient), "param" (each parameter's value after the update) and "update"
     (ΔW = W after − W before the step just taken: exact, from the copy of the parameters fit
@@ -138,8 +139,8 @@ class Recorder(Callback):
     QUANTITIES = ("output", "grad_output", "grad", "param", "update")
     STATS = ("mean", "std", "zero_fraction", "norm", "min", "max", "saturation")
 
-    def __init__(self, steps=None, what=("output", "grad_output", "grad", "param", "update"),
-                 layers=None, bins=50, range=None, saturation=0.99, keep_values=False):
+    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
+                 range=None, saturation=0.99, keep_values=False):
         if steps is None or callable(steps):
             self._select = steps
         else:
@@ -153,7 +154,9 @@ class Recorder(Callback):
                                      f"fit), got {s!r}")
                 chosen.add(int(s))
             self._select = chosen.__contains__
-        if isinstance(what, str):
+        if what == "all":
+            what = self.QUANTITIES
+        elif isinstance(what, str):
             what = (what,)
         for q in what:
             if q not in self.QUANTITIES:

@@ -340,8 +340,9 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
     schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
     callbacks: Callback objects (EarlyStopping, Recorder, your own).
-    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
-    per epoch when stderr is not a terminal); False = never.
+    progress: None or True (the same) = a progress bar: live in a Jupyter notebook (an output
+    updated in place) and on a terminal (stderr, redrawn with "\\r"), one line per epoch on
+    stderr when it is a pipe or a file; False = nothing (mlpc.progress says exactly how).
     train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
     "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
     eval_batch_size: batch size of those evaluations.
