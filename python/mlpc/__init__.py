@@ -23,8 +23,9 @@ from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad
 from .gradcheck import gradcheck
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
+from .tensorboard import TensorBoard
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
-from . import init, schedules, testing, data, plot, training, serialize
+from . import init, schedules, testing, data, plot, training, serialize, tensorboard
 
 __version__ = "0.1.0"
 

@@ -406,6 +406,23 @@ class Recorder(Callback):
             raise ValueError("no histograms were recorded: give Recorder a range")
         return self.counts(name, quantity)[index], self.edges(name, quantity)
 
+    def _rows(self, start, stop):
+        """{key: (moments (stop − start, STATS), counts (stop − start, bins + 2) with under- and
+        overflow first and last, or None)} of snapshots start..stop, as views."""
+        return {key: (self._stats[start:stop, col],
+                      self._counts[start:stop, self._hist_column[key]]
+                      if key in self._hist_column else None)
+                for key, col in self._column.items()}
+
+    def to_tensorboard(self, logdir):
+        """Write every snapshot to a new TensorBoard event file in logdir (mlpc.tensorboard:
+        std of every key, saturation and zero fraction of layer outputs, gradient:data and
+        update:data ratios, histograms of the keys with a range). Returns the file's path."""
+        from .tensorboard import EventWriter, write_snapshots
+        with EventWriter(logdir) as writer:
+            write_snapshots(writer, self)
+        return writer.path
+
     def values(self, name, quantity="output", index=-1):
         """The recorded array of one snapshot (needs keep_values=True)."""
         key = self._series(name, quantity)
