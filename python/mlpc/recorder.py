@@ -18,9 +18,8 @@ import math
 import numpy as np
 
 from . import _core
-from .blocks import Residual
 from .layers import Layer
-from .network import Sequential
+from .network import Sequential, layers_with_outputs
 from .training import Callback, _check_int
 
 __all__ = ["Recorder"]
@@ -28,20 +27,6 @@ __all__ = ["Recorder"]
 _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
          "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD, "update": _core.SOURCE_UPDATE}
 _PER_TENSOR = ("grad", "param", "update")
-
-
-def _layers_with_outputs(container, prefix=""):
-    """(name, layer, core index) for every layer with an output of its own, in the order they
-    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
-    its block. The index is that of the place: one ReLU object may serve several."""
-    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
-        name = f"{prefix}{i}"
-        if isinstance(layer, (Residual, Sequential)):
-            yield from _layers_with_outputs(layer, name + ".")
-            if isinstance(layer, Residual):
-                yield name, layer, index
-        else:
-            yield name, layer, index
 
 
 class _Plan:
@@ -63,7 +48,7 @@ class _Plan:
             which.append((_KIND[quantity], index))
             self.getters.append(lambda: view[quantity](index))
 
-        named = list(_layers_with_outputs(net))
+        named = list(layers_with_outputs(net))
         names = [name for name, _, _ in named]
         unknown = [str(sel) for sel in recorder.layers or () if not isinstance(sel, type) and
                    str(sel) not in names]
