@@ -24,6 +24,7 @@ from .gradcheck import gradcheck
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
 from .tensorboard import TensorBoard
+from .lr_range import lr_find
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
 from . import init, schedules, testing, data, plot, training, serialize, tensorboard
 
