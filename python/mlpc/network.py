@@ -142,6 +142,7 @@ class Sequential(Layer):
         specs = []
         self._specs(width, specs, self._seeds)
         core = _core.Net(_DTYPES[self.dtype], specs)
+        self._out_widths = [spec["out"] for spec in specs]   # of each core layer (summary())
         core.l2 = self._l2
         core.training = self._training
         tensor_of_spec = {}
@@ -406,6 +407,21 @@ class Sequential(Layer):
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
+    def summary(self):
+        """A table of the layers (name, type, output shape, parameter count, trainable) and the
+        totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
+        (mlpc.summary.Summary; its rows and totals are attributes too)."""
+        from .summary import Summary
+        return Summary(self)
+
+    def _repr_html_(self):
+        """The notebook's view of a network: its summary table (the text repr stays the
+        PyTorch-like tree)."""
+        if self._core is None and self._outer() is None:
+            import html
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        return self.summary()._repr_html_()
+
     # -- saving and converting (python/mlpc/serialize.py) ---------------------------------------
     def save(self, path, optimizer=None, extra=None):
         """Write the network (and optionally an optimizer's state) to an .npz file; mlpc.load
@@ -417,6 +433,20 @@ class Sequential(Layer):
         """An equivalent torch.nn.Sequential (needs PyTorch); see mlpc.serialize.to_torch."""
         from .serialize import to_torch
         return to_torch(self)
+
+
+def layers_with_outputs(container, prefix=""):
+    """(name, layer, core index) for every layer with an output of its own, in the order they
+    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
+    its block. The index is that of the place: one ReLU object may serve several."""
+    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
+        name = f"{prefix}{i}"
+        if isinstance(layer, (Residual, Sequential)):
+            yield from layers_with_outputs(layer, name + ".")
+            if isinstance(layer, Residual):
+                yield name, layer, index
+        else:
+            yield name, layer, index
 
 
 class _mode:

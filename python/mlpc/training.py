@@ -51,8 +51,10 @@ Callbacks
     Any object with some of these methods (subclass Callback to get no-op defaults):
     ``on_train_begin(fit)`` with the FitState (net, loss_fn, optimizer, history, epochs, ...);
     ``on_step_end(step, info)`` after every update, step counted from 0 within this fit call,
-    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm"}; layer.output and
-    layer.grad_output still hold that batch's values. Returning True stops training after this
+    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
+    (params_before: a read-only copy of the flat parameter block before this update, the one
+    fit keeps against non-finite costs; parameters minus it is the update just made);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops training after this
     step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
@@ -276,6 +278,9 @@ class _Snapshots:
         self.dropout = [layer._index for _, layer in net.named_layers()
                         if isinstance(layer, Dropout)]
         self.params = [np.empty_like(self.flat), np.empty_like(self.flat)]
+        self.readonly = [p.view() for p in self.params]     # what callbacks see of them
+        for view in self.readonly:
+            view.flags.writeable = False
         self.buffer_copies = [[np.empty_like(b) for b in self.buffers] for _ in range(2)]
         self.rng = [None, None]
         self.steps = [None, None]
@@ -341,8 +346,9 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
     schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
     callbacks: Callback objects (EarlyStopping, Recorder, your own).
-    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
-    per epoch when stderr is not a terminal); False = never.
+    progress: None or True (the same) = a progress bar: live in a Jupyter notebook (an output
+    updated in place) and on a terminal (stderr, redrawn with "\\r"), one line per epoch on
+    stderr when it is a pipe or a file; False = nothing (mlpc.progress says exactly how).
     train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
     "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
     eval_batch_size: batch size of those evaluations.
@@ -446,7 +452,8 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                     counted += k
                 history._add_step(cost, optimizer.lr, grad_norm)
                 info = {"epoch": epoch, "batch": b, "batch_size": m, "cost": cost,
-                        "lr": optimizer.lr, "grad_norm": grad_norm}
+                        "lr": optimizer.lr, "grad_norm": grad_norm,
+                        "params_before": snapshots.readonly[step % 2]}
                 stop = _call(callbacks, "on_step_end", step, info) or state.stop
                 if bar is not None:
                     bar.update(m, cost=cost_sum / seen,
