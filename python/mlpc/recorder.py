@@ -25,6 +25,11 @@ _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
          "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD}
 
 
+# axis and title text of each recorded quantity
+_QUANTITY_TEXT = {"output": "output", "grad_output": "∂J/∂output", "param": "parameter value",
+                  "grad": "parameter gradient ∂J/∂θ"}
+
+
 def _layers_with_outputs(container, prefix=""):
     """(name, layer, core index) for every layer with an output of its own, in the order they
     compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
@@ -338,7 +343,11 @@ class Recorder(Callback):
         values = {name: self.values(name, q, index) for name, q in self.keys() if q == quantity}
         if not values:
             raise ValueError(f"no {quantity!r} was recorded")
-        kwargs.setdefault("title", f"{quantity} at step {self.recorded_steps[index]}")
+        what = _QUANTITY_TEXT.get(quantity, quantity)
+        kwargs.setdefault("title", f"{what} at step {self.recorded_steps[index]}")
+        kwargs.setdefault("labels", [f"{'layer ' if quantity in ('output', 'grad_output') else ''}"
+                                     f"{name}" for name in values])
+        kwargs.setdefault("xlabel", what)
         return layer_histograms(values, **kwargs)
 
     def __repr__(self):
