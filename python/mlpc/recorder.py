@@ -29,6 +29,12 @@ _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
 _PER_TENSOR = ("grad", "param", "update")
 
 
+# axis and title text of each recorded quantity
+_QUANTITY_TEXT = {"output": "output", "grad_output": "∂J/∂output", "param": "parameter value",
+                  "grad": "parameter gradient ∂J/∂θ",
+                  "update": "parameter update ΔW"}
+
+
 class _Plan:
     """What one network's snapshot reads: keys, the core's (kind, index) of each, and getters
     of the arrays themselves (for keep_values and "auto" ranges)."""
@@ -433,10 +439,11 @@ class Recorder(Callback):
         if not values:
             raise ValueError(f"no {quantity!r} was recorded" +
                              (f" for {sorted(wanted)}" if wanted else ""))
-        step = self.recorded_steps[index]
-        labels = {name: f"layer {name} {quantity}" for name in values}
-        kwargs.setdefault("labels", [labels[n] for n in values])
-        kwargs.setdefault("title", f"{quantity} at step {step}")
+        what = _QUANTITY_TEXT.get(quantity, quantity)
+        kwargs.setdefault("title", f"{what} at step {self.recorded_steps[index]}")
+        kwargs.setdefault("labels", [f"{'layer ' if quantity in ('output', 'grad_output') else ''}"
+                                     f"{name}" for name in values])
+        kwargs.setdefault("xlabel", what)
         return layer_histograms(values, **kwargs)
 
     def __repr__(self):
