@@ -172,7 +172,7 @@ class Sequential(Layer):
         computed_in = (self._outer() or self).dtype   # a block computes in its network's dtype
         return self._clone(computed_in if dtype is None else _dtype_name(dtype))
 
-    # copy.deepcopy gives copy(); pickle cannot reach the C memory the values live in
+    # copy.deepcopy gives copy(); pickle goes through the model file format (mlpc.serialize)
     def __deepcopy__(self, memo):
         if self._core is None and self._outer() is None:   # not built: no values to copy yet
             new = Sequential(*[layer._copy() for layer in self.layers], dtype=self.dtype,
@@ -187,9 +187,8 @@ class Sequential(Layer):
         return duplicate
 
     def __reduce_ex__(self, protocol):
-        raise TypeError("a mlpc.Sequential cannot be pickled (its values live in C memory): "
-                        "save it with net.save(path) and read it back with mlpc.load(path), or "
-                        "use net.copy() for an independent copy")
+        from .serialize import reduce_network
+        return reduce_network(self)
 
     # -- computing ------------------------------------------------------------------------------
     def forward(self, x):

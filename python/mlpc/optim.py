@@ -292,6 +292,10 @@ class Optimizer:
                                  f"values >= 0, got {state[row].min()}")
         return state
 
+    def __reduce_ex__(self, protocol):   # pickle: through the optimizer file format
+        from .serialize import reduce_optimizer
+        return reduce_optimizer(self)
+
     def __repr__(self):
         config = self._config()
         args = ", ".join(f"{n}={config[n]}" for n in ("lr",) + self._fields)

@@ -36,6 +36,7 @@ Writing goes to a temporary file in the same folder, created with the usual perm
 0666 less the umask, as np.savez would), renamed over `path`, so an interrupted save leaves no
 torn file behind. The round trip is bit-exact.
 """
+import io
 import json
 import math
 import os
@@ -198,6 +199,9 @@ def _create_temp(path, directory):
 
 
 def _write_npz(path, arrays):
+    if hasattr(path, "write"):   # a binary file object (pickling writes to memory)
+        np.savez(path, **arrays)
+        return
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a folder (give a file name)")
@@ -216,9 +220,11 @@ def _write_npz(path, arrays):
 
 
 def _read_npz(path, what="model"):
-    """Every entry of the archive, read and CRC-checked; ModelFileError for anything wrong."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
+    """Every entry of the archive (a path or a binary file object), read and CRC-checked;
+    ModelFileError for anything wrong."""
+    if not hasattr(path, "read"):
+        path = os.fspath(path)
+    if not hasattr(path, "read") and not os.path.exists(path):
         raise FileNotFoundError(f"no such {what} file: {path!r}")
     try:
         f = np.load(path, allow_pickle=False)
@@ -504,6 +510,44 @@ def load_optimizer(path, net):
                              f"{expected.dtype}")
     opt.load_state_dict({**desc, "state": state})
     return opt
+
+
+# -- pickling --------------------------------------------------------------------------------------
+# pickle.dumps(net) writes the model file above into memory and pickle.loads reads it back with
+# every check load() makes: values and mode round-trip bit-exactly, and a tampered pickle of a
+# network is a ModelFileError rather than a half-built network. An optimizer pickles as its
+# network (pickle's memo keeps them together) plus its state file and its schedule.
+def _file_bytes(write, obj):
+    buffer = io.BytesIO()
+    write(obj, buffer)
+    return buffer.getvalue()
+
+
+def reduce_network(net):
+    """Sequential.__reduce_ex__: (reconstructor, arguments)."""
+    if net._core is None and net._outer() is None:
+        raise TypeError("an unbuilt mlpc.Sequential cannot be pickled (it holds no values yet): "
+                        "run a forward pass first, or pickle the layers' constructor arguments")
+    return _network_from_bytes, (_file_bytes(save, net),)
+
+
+def _network_from_bytes(data):
+    return load(io.BytesIO(data))
+
+
+def reduce_optimizer(optimizer):
+    """Optimizer.__reduce_ex__: (reconstructor, arguments)."""
+    return _optimizer_from_bytes, (optimizer.net, _file_bytes(save_optimizer, optimizer),
+                                   optimizer.schedule)
+
+
+def _optimizer_from_bytes(net, data, schedule):
+    optimizer = load_optimizer(io.BytesIO(data), net)
+    if schedule is not None:
+        lr = optimizer.lr             # the rate of the last step; the schedule sets the next one
+        optimizer.schedule = schedule
+        optimizer.lr = lr
+    return optimizer
 
 
 # -- PyTorch ---------------------------------------------------------------------------------------
