@@ -1,5 +1,10 @@
 """Gradient checking: analytic gradients against central finite differences, in float64."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 
 def _round_off(value, eps):
@@ -20,7 +25,8 @@ def _relative_error(a, n, eps, round_off):
     return np.where(agree, 0.0, np.abs(a - n) / np.maximum(eps, np.abs(a) + np.abs(n)))
 
 
-def gradcheck(net, loss_fn, x, y, eps=1e-6):
+def gradcheck(net: Any, loss_fn: Any, x: ArrayLike, y: ArrayLike,
+              eps: float = 1e-6) -> dict[str, float]:
     """Max relative error per parameter (and "input") between backpropagation and central
     differences (J(w + eps) − J(w − eps))/(2 eps) of J = loss + λΣ‖W‖², on a float64 copy of
     `net` in its current mode; entries where both gradients are below the differences'
@@ -52,7 +58,8 @@ def gradcheck(net, loss_fn, x, y, eps=1e-6):
     return errors
 
 
-def numerical_gradient(f, x, eps=1e-6):
+def numerical_gradient(f: Callable[[], float], x: NDArray[Any],
+                       eps: float = 1e-6) -> NDArray[Any]:
     """Central differences of a scalar function f() that reads the array x (changed in place and
     restored): ∂f/∂xᵢ ≈ (f(x + eps eᵢ) − f(x − eps eᵢ))/(2 eps)."""
     grad = np.zeros(x.shape, dtype=np.float64)

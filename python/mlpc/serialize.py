@@ -36,18 +36,25 @@ Writing goes to a temporary file in the same folder, created with the usual perm
 0666 less the umask, as np.savez would), renamed over `path`, so an interrupted save leaves no
 torn file behind. The round trip is bit-exact.
 """
+from __future__ import annotations
+
 import io
 import json
 import math
 import os
 import secrets
 
+from typing import Any, BinaryIO, Mapping, Optional, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import layers as _layers
 from . import blocks as _blocks
 from . import optim as _optim
 from .network import Sequential
+
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 __all__ = ["save", "load", "save_optimizer", "load_optimizer", "load_extra", "ModelFileError",
            "to_torch", "from_torch", "FORMAT_VERSION"]
@@ -312,7 +319,8 @@ def _optimizer_description(optimizer):
     return desc, np.array(state)
 
 
-def save(net, path, optimizer=None, extra=None):
+def save(net: Sequential, path: PathOrFile, optimizer: Optional[_optim.Optimizer] = None,
+         extra: Optional[Mapping[str, Any]] = None) -> None:
     """Write `net` (architecture, dtype, l2, mode, parameters, running statistics, dropout
     generator states) to the .npz file `path`, optionally with `optimizer`'s state and `extra`
     arrays ({name: array}, read back with load_extra). Format: see the module docstring."""
@@ -380,7 +388,7 @@ def _check_model_header(path, header):
             raise ModelFileError(f"{path}: header entry {key!r} must list names")
 
 
-def load(path):
+def load(path: PathOrFile) -> Sequential:
     """The network saved at `path` (see save), built fresh, with the saved mode (train/eval).
     Raises FileNotFoundError, or ModelFileError (a ValueError) naming what is wrong."""
     header, arrays = _read_npz(path)
@@ -441,7 +449,7 @@ def load(path):
     return net
 
 
-def load_extra(path):
+def load_extra(path: PathOrFile) -> dict[str, NDArray[Any]]:
     """The `extra` arrays saved with a model ({name: array})."""
     header, arrays = _read_npz(path)
     _check_header(path, header, "mlpc")
@@ -453,7 +461,7 @@ _OPTIMIZERS = {cls.__name__: cls for cls in (_optim.SGD, _optim.AdaGrad, _optim.
                                               _optim.Adam, _optim.AdamW)}
 
 
-def save_optimizer(optimizer, path):
+def save_optimizer(optimizer: _optim.Optimizer, path: PathOrFile) -> None:
     """Write an optimizer's type, hyper-parameters, step count and state to the .npz `path`
     (its schedule, a Python callable, is not saved)."""
     if not isinstance(optimizer, _optim.Optimizer):
@@ -463,7 +471,7 @@ def save_optimizer(optimizer, path):
     _write_npz(path, {"header": np.array(json.dumps(header)), "optimizer/state": state})
 
 
-def load_optimizer(path, net):
+def load_optimizer(path: PathOrFile, net: Sequential) -> _optim.Optimizer:
     """A new optimizer for `net` with the type, hyper-parameters, step count and state saved
     at `path` (by save_optimizer, or by save(..., optimizer=...)). Set its schedule again if
     it had one."""
@@ -582,7 +590,7 @@ def _residual_class(torch):
     return _TORCH_RESIDUAL
 
 
-def to_torch(net):
+def to_torch(net: Sequential) -> Any:
     """A torch.nn.Sequential computing the same function, with copies of the parameters and
     running statistics, in the network's dtype and mode. Supported: Linear, the activations
     torch has (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus, SiLU,
@@ -659,7 +667,7 @@ def to_torch(net):
     return module
 
 
-def from_torch(module, dtype=None, l2=0.0):
+def from_torch(module: Any, dtype: Optional[str] = None, l2: float = 0.0) -> Sequential:
     """A mlpc.Sequential computing the same function as a torch module: a torch.nn.Sequential
     (nested ones are flattened) or a single module of the kinds to_torch produces — Linear,
     Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus (beta 1),

@@ -14,9 +14,13 @@ dtype). Training is mlpc.fit: one C call per mini-batch. Differences from scikit
 - The classifier always has one output per class (softmax cross-entropy), two for two classes.
 - Weights are Glorot-uniform ("xavier_uniform"), as scikit-learn's; the output layer is linear.
 """
+from __future__ import annotations
+
 import warnings
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -47,11 +51,14 @@ _OPTIMIZERS = {"adam": (optim.Adam, {}), "adamw": (optim.AdamW, {}),
 class _BaseMLP(BaseEstimator):
     """What both estimators share: the parameters, the network, the fit loop."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, alpha=1e-4,
-                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, batchnorm=False, dropout=0.0,
-                 optimizer="adam", dtype="float32"):
+    def __init__(self, hidden_layer_sizes: Union[int, tuple[int, ...]] = (100,),
+                 activation: str = "relu", *, alpha: float = 1e-4,
+                 batch_size: Union[int, str] = "auto", learning_rate_init: float = 1e-3,
+                 max_iter: int = 200, shuffle: bool = True, random_state: Any = None,
+                 tol: float = 1e-4, verbose: bool = False, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10,
+                 batchnorm: bool = False, dropout: float = 0.0, optimizer: str = "adam",
+                 dtype: str = "float32") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -161,7 +168,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _loss = SoftmaxCrossEntropy()
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
         X, y = self._validate(X, y)
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
@@ -173,7 +180,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._train(X, labels, self.max_iter, rng, stratify=labels)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One epoch over (X, y). The first call needs `classes`, every label there can be."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first)
@@ -199,7 +206,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._train(X, labels, 1, self._rng, stop_early=False)
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """Class probabilities (N, n_classes): the softmax of the outputs, columns in classes_
         order."""
         scores = self._outputs(X)
@@ -207,10 +214,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         p = np.exp(scores)
         return p / p.sum(axis=1, keepdims=True)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Any) -> NDArray[np.float64]:
         return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: Any) -> NDArray[Any]:
         scores = self._outputs(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -223,14 +230,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _loss = MSELoss()
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> MLPRegressor:
         X, y = self._validate(X, y, multi_output=True, y_numeric=True)
         rng = check_random_state(self.random_state)
         self._build(X.shape[1], 1 if y.ndim == 1 else y.shape[1], rng)
         self._train(X, y, self.max_iter, rng)
         return self
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
         """One epoch over (X, y)."""
         first = not hasattr(self, "net_")
         X, y = self._validate(X, y, reset=first, multi_output=True, y_numeric=True)
@@ -240,7 +247,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._train(X, y, 1, self._rng, stop_early=False)
         return self
 
-    def predict(self, X):
+    def predict(self, X: Any) -> NDArray[np.float64]:
         out = self._outputs(X)
         return out[:, 0] if self.net_.out_features == 1 else out
 

@@ -2,12 +2,18 @@
 
     from mlpc.testing import assert_gradients_close, check_function_gradient
 """
+from __future__ import annotations
+
+from typing import Any, Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .gradcheck import _relative_error, _round_off, gradcheck, numerical_gradient
 
 
-def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=1e-6):
+def assert_gradients_close(net: Any, loss_fn: Any, x: ArrayLike, y: ArrayLike,
+                           tol: float = 1e-7, eps: float = 1e-6) -> dict[str, float]:
     """Fail (AssertionError naming the parameters) if any max relative error of
     mlpc.gradcheck exceeds tol."""
     errors = gradcheck(net, loss_fn, x, y, eps)
@@ -16,7 +22,9 @@ def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=1e-6):
     return errors
 
 
-def check_function_gradient(f, grad_f, x, tol=1e-7, eps=1e-6):
+def check_function_gradient(f: Callable[[NDArray[Any]], float],
+                            grad_f: Callable[[NDArray[Any]], ArrayLike], x: Any,
+                            tol: float = 1e-7, eps: float = 1e-6) -> float:
     """Check grad_f(x) (an array shaped like x) against central differences of the scalar f(x),
     e.g. a student's NumPy loss and its derivative. Returns the max relative error."""
     x = np.array(x, dtype=np.float64)
