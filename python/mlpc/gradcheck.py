@@ -21,6 +21,7 @@ import time
 from collections import namedtuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 

@@ -13,7 +13,11 @@ A snapshot is one C call (``Net.snapshot``) that computes the moments and histog
 recorded tensor straight from the network's buffers, and the results go into preallocated
 arrays; nothing is copied unless keep_values=True.
 """
+from __future__ import annotations
+
 import math
+
+from typing import Any, Optional
 
 import numpy as np
 
@@ -130,8 +134,9 @@ class Recorder(Callback):
     QUANTITIES = ("output", "grad_output", "grad", "param", "update")
     STATS = ("mean", "std", "zero_fraction", "norm", "min", "max", "saturation")
 
-    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
-                 range=None, saturation=0.99, keep_values=False):
+    def __init__(self, steps: Any = None, what: Any = ("output", "grad_output", "grad"),
+                 layers: Any = None, bins: int = 50, range: Any = None,
+                 saturation: float = 0.99, keep_values: bool = False) -> None:
         if steps is None or callable(steps):
             self._select = steps
         else:

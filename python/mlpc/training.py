@@ -61,15 +61,25 @@ Callbacks
     ``on_train_end(fit)`` after the last epoch (not when fit raises).
     Callbacks run in the order given.
 """
+from __future__ import annotations
+
 import math
 import time
 
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
 import numpy as np
+from numpy.typing import NDArray
+
+# array-likes are annotated Any: the functions take anything np.asarray does, checked at run time
 
 from .blocks import BatchNorm, Dropout
 from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
 from .network import Sequential, _mode
 from .progress import ProgressBar, enabled as _progress_enabled
+
+if TYPE_CHECKING:
+    from .optim import Optimizer
 
 __all__ = ["fit", "evaluate", "History", "FitState", "Callback", "EarlyStopping"]
 
@@ -155,7 +165,8 @@ def _correct(scores, y, kind):
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate(net, loss_fn, X, y, batch_size=1000):
+def evaluate(net: Sequential, loss_fn: Loss, X: Any, y: Any,
+             batch_size: int = 1000) -> tuple[float, Optional[float]]:
     """(cost, accuracy) of the network on (X, y) in eval mode, in batches of batch_size.
 
     cost = the mean loss over all N examples + the l2 penalty (what net.cost(X, y, loss_fn)
@@ -209,7 +220,7 @@ class History:
         self.step_lr.append(lr)
         self.step_grad_norm.append(grad_norm)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, NDArray[Any]]:
         d = {"epoch": np.arange(1, len(self.epoch_logs) + 1, dtype=np.float64)}
         for key in self.EPOCH_KEYS:
             values = [logs.get(key) for logs in self.epoch_logs]
@@ -226,7 +237,7 @@ class History:
             raise KeyError(f"{key!r} was not recorded; recorded: {sorted(d)}")
         return d[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.epoch_logs)
 
     @property
@@ -234,7 +245,7 @@ class History:
         """The last epoch's logs (an empty dict before any)."""
         return dict(self.epoch_logs[-1]) if self.epoch_logs else {}
 
-    def plot(self, keys=("cost", "accuracy"), **kwargs):
+    def plot(self, keys: Iterable[str] = ("cost", "accuracy"), **kwargs: Any) -> Any:
         """Cost and accuracy curves (mlpc.plot.training_curves): training and validation per
         epoch, with the per-step costs stretched over the same epoch axis. Returns the Figure."""
         from .plot import training_curves
@@ -254,7 +265,21 @@ class FitState:
     kind of accuracy measured, or None), epoch and step (current, from 0), stop (set it to True
     to stop after the current step)."""
 
-    def __init__(self, **kwargs):
+    net: Sequential
+    loss_fn: Loss
+    optimizer: Optimizer
+    history: History
+    epochs: int
+    batch_size: int
+    num_examples: int
+    steps_per_epoch: int
+    validation_data: Optional[tuple[NDArray[Any], NDArray[Any]]]
+    accuracy: Optional[str]
+    epoch: int
+    step: int
+    stop: bool
+
+    def __init__(self, **kwargs: Any) -> None:
         self.__dict__.update(kwargs)
 
     def __repr__(self):
@@ -335,9 +360,11 @@ def _call(callbacks, method, *args):
     return stop
 
 
-def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, seed=None,
-        validation_data=None, schedule=None, callbacks=(), progress=None, train_metrics="eval",
-        eval_batch_size=1000):
+def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
+        epochs: int = 1, batch_size: int = 100, shuffle: bool = True, seed: Any = None,
+        validation_data: Optional[tuple[Any, Any]] = None, schedule: Any = None,
+        callbacks: Iterable[Any] = (), progress: Optional[bool] = None,
+        train_metrics: str = "eval", eval_batch_size: int = 1000) -> History:
     """Train `net` with mini-batch gradient descent; returns a History.
 
     net, loss_fn, optimizer: a Sequential, a loss, an optimizer made for this net.
@@ -465,7 +492,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
             state.step = step
             if bar is not None:
                 bar.stop_clock()
-            logs = {"epoch": epoch}
+            logs: dict[str, Any] = {"epoch": epoch}
             if train_metrics == "eval":
                 logs["train_cost"], logs["train_accuracy"] = _evaluate(
                     net, loss_fn, X, y, eval_batch_size, kind)
@@ -505,16 +532,16 @@ class Callback:
     on_train_end(fit)          after the last epoch
     """
 
-    def on_train_begin(self, fit):
+    def on_train_begin(self, fit: FitState) -> None:
         pass
 
-    def on_step_end(self, step, info):
+    def on_step_end(self, step: int, info: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_train_end(self, fit):
+    def on_train_end(self, fit: FitState) -> None:
         pass
 
 
@@ -527,8 +554,8 @@ class EarlyStopping(Callback):
 
     After fit: best_value, best_epoch (from 0), stopped_epoch (None if it did not stop)."""
 
-    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto",
-                 restore_best=True):
+    def __init__(self, monitor: str = "val_cost", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
         if monitor not in History.EPOCH_KEYS or monitor == "time":
             raise ValueError(f"monitor must be one of train_cost, train_accuracy, val_cost, "
                              f"val_accuracy; got {monitor!r}")
