@@ -63,6 +63,9 @@ typedef struct mlpc_net {
     int forward_done;                    /* outputs hold a forward pass of the current batch */
     int backward_done;                   /* output gradients hold its backward pass */
     int loss_done;                       /* ∂J/∂(network output) holds its loss gradient */
+    size_t mask_N;                       /* rows of the dropout masks in `cache`: the batch of
+                                            the last training-mode forward; 0 when there is none
+                                            (an eval pass leaves them, a grown cache loses them) */
 } mlpc_net;
 
 /* Checks the layer list (widths chain, options in range) and allocates. Weights start at zero,
@@ -95,22 +98,29 @@ void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg);
 double mlpc_net_grad_norm(const mlpc_net *net);
 
 /* What the recorder reads: a layer's output or ∂J/∂output for the current batch, or a parameter
- * tensor or its gradient. lo < hi asks for a histogram over [lo, hi] besides the moments. */
+ * tensor, its gradient, or its update W − W_before (the step just taken). lo < hi asks for a
+ * histogram over [lo, hi] besides the moments (not for an update: moments only). */
 typedef enum {
-    MLPC_SOURCE_OUTPUT, MLPC_SOURCE_GRAD_OUTPUT, MLPC_SOURCE_PARAM, MLPC_SOURCE_GRAD
+    MLPC_SOURCE_OUTPUT, MLPC_SOURCE_GRAD_OUTPUT, MLPC_SOURCE_PARAM, MLPC_SOURCE_GRAD,
+    MLPC_SOURCE_UPDATE
 } mlpc_source_kind;
 typedef struct {
     mlpc_source_kind kind;
-    size_t index;            /* a layer (OUTPUT, GRAD_OUTPUT) or a tensor (PARAM, GRAD) */
+    size_t index;            /* a layer (OUTPUT, GRAD_OUTPUT) or a tensor (PARAM, GRAD, UPDATE) */
     double lo, hi;
 } mlpc_source;
-/* One snapshot in one call: stats[4s .. 4s + 4) = mlpc_moments of source s; the k-th source with
- * a histogram writes counts[k·bins .. (k + 1)·bins) by mlpc_histogram. A layer's output before a
- * forward pass, and its output gradient before the backward pass of the current batch, have NaN
- * stats and zero counts. Every source is checked before anything is written. */
+/* One snapshot in one call: stats[MLPC_STATS·s ...] = mlpc_moments of source s (|x| > saturation
+ * counts as saturated); the k-th source with a histogram writes counts[k·(bins + 2) ...] by
+ * mlpc_histogram (under- and overflow first and last). UPDATE sources read `before`, a copy of
+ * the flat parameter block taken before the step (the caller's, not the network's). A layer's
+ * output before a forward pass, its output gradient before the backward pass of the current
+ * batch, and an update without `before` have NaN stats and zero counts. Every source is checked
+ * before anything is written. */
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources /* (nsources) */,
-                      size_t nsources, size_t bins, double *stats /* (nsources, 4) */,
-                      int64_t *counts /* (sources with a histogram, bins) */);
+                      size_t nsources, size_t bins, double saturation,
+                      const void *before /* (nparams) or NULL */,
+                      double *stats /* (nsources, MLPC_STATS) */,
+                      int64_t *counts /* (sources with a histogram, bins + 2) */);
 
 /* Addresses inside the blocks, valid until the next mlpc_net_reserve. */
 void *mlpc_net_output(const mlpc_net *net, size_t layer);       /* (N, layers[layer].out) */

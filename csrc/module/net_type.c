@@ -386,25 +386,44 @@ static PyObject *Net_grad_norm(NetObject *self, PyObject *Py_UNUSED(ignored))
     return net ? PyFloat_FromDouble(mlpc_net_grad_norm(net)) : NULL;
 }
 
-/* snapshot(which, ranges, bins) -> (stats (K, 4), counts (H, bins)): the recorder's statistics of
- * K sources in one call. which: int64 (K, 2) rows (kind, index) of mlpc_source_kind and a layer
- * or tensor index; ranges: float64 (K, 2) rows (lo, hi), a histogram for the H rows with lo < hi */
+/* snapshot(which, ranges, bins, saturation=0.99, before=None) -> (stats (K, MLPC_STATS),
+ * counts (H, bins + 2)): the recorder's statistics of K sources in one call. which: int64 (K, 2)
+ * rows (kind, index) of mlpc_source_kind and a layer or tensor index; ranges: float64 (K, 2) rows
+ * (lo, hi), a histogram for the H rows with lo < hi; before: the flat parameters before the step
+ * (nparams,), read by UPDATE sources */
 static PyObject *Net_snapshot(NetObject *self, PyObject *args)
 {
-    PyObject *which_obj, *ranges_obj, *result = NULL, *stats = NULL, *counts = NULL;
+    PyObject *which_obj, *ranges_obj, *before_obj = Py_None, *result = NULL, *stats = NULL,
+             *counts = NULL;
+    PyArrayObject *ranges = NULL, *before = NULL;
+    mlpc_source *sources = NULL;
     Py_ssize_t bins;
+    double saturation = 0.99;
     mlpc_net *net = get_net(self);
-    if (!net || !PyArg_ParseTuple(args, "OOn", &which_obj, &ranges_obj, &bins)) return NULL;
+    if (!net || !PyArg_ParseTuple(args, "OOn|dO", &which_obj, &ranges_obj, &bins, &saturation,
+                                  &before_obj))
+        return NULL;
     npy_intp dims[2] = {-1, 2};
     PyArrayObject *which = mlpc_as_array(which_obj, NPY_INT64, 2, dims, "which", "(K, 2)");
     if (!which) return NULL;
     dims[0] = PyArray_DIM(which, 0);
     char doc[48];
     snprintf(doc, sizeof doc, "(%ld, 2), a row per source", (long)dims[0]);
-    PyArrayObject *ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", doc);
-    mlpc_source *sources = PyMem_Calloc((size_t)dims[0], sizeof *sources);
-    if (!ranges || !sources) {
-        if (ranges) PyErr_NoMemory();
+    ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", doc);
+    if (!ranges) goto done;
+    if (before_obj != Py_None) {
+        npy_intp pd[1] = {(npy_intp)net->nparams};
+        snprintf(doc, sizeof doc, "(%ld,), the flat parameters", (long)net->nparams);
+        before = mlpc_as_array(before_obj, mlpc_typenum(net->dtype), 1, pd, "before", doc);
+        if (!before) goto done;
+    }
+    if (isnan(saturation)) {
+        PyErr_SetString(PyExc_ValueError, "snapshot: saturation must be a number, got nan");
+        goto done;
+    }
+    sources = PyMem_Calloc((size_t)dims[0] ? (size_t)dims[0] : 1, sizeof *sources);
+    if (!sources) {
+        PyErr_NoMemory();
         goto done;
     }
     const int64_t *w = PyArray_DATA(which);
@@ -420,20 +439,22 @@ static PyObject *Net_snapshot(NetObject *self, PyObject *args)
                                    r[2 * s + 1]};
         H += r[2 * s] < r[2 * s + 1];
     }
-    if (bins < 0 || (H && (bins == 0 || bins > INT32_MAX - 1))) {
-        PyErr_Format(PyExc_ValueError, "snapshot: bins must be in [1, 2^31 - 1), got %zd", bins);
+    if (bins < 0 || (H && (bins == 0 || bins > INT32_MAX - 3))) {
+        PyErr_Format(PyExc_ValueError, "snapshot: bins must be in [1, 2^31 - 3), got %zd", bins);
         goto done;
     }
-    npy_intp sd[2] = {dims[0], 4}, cd[2] = {H, bins};
+    npy_intp sd[2] = {dims[0], MLPC_STATS}, cd[2] = {H, bins + 2};
     stats = PyArray_SimpleNew(2, sd, NPY_FLOAT64);
     counts = PyArray_SimpleNew(2, cd, NPY_INT64);
     if (!stats || !counts) goto done;
     int rc;
+    const void *before_data = before ? PyArray_DATA(before) : NULL;
     CORE_CALL(self, rc, mlpc_net_snapshot(net, sources, (size_t)dims[0], (size_t)bins,
+                                          saturation, before_data,
                                           PyArray_DATA((PyArrayObject *)stats),
                                           PyArray_DATA((PyArrayObject *)counts)));
     if (rc) {
-        mlpc_raise(rc, "snapshot: a source is out of range");
+        mlpc_raise(rc, "snapshot: a source is out of range (or asks an update for a histogram)");
         goto done;
     }
     result = PyTuple_Pack(2, stats, counts);
@@ -442,12 +463,12 @@ done:
     PyMem_Free(sources);
     Py_DECREF(which);
     Py_XDECREF(ranges);
+    Py_XDECREF(before);
     Py_XDECREF(stats);
     Py_XDECREF(counts);
     return result;
 }
 
-/* tensors() -> [(layer, rows, cols, is_weight)] in parameter order */
 static PyObject *Net_tensors(NetObject *self, PyObject *Py_UNUSED(ignored))
 {
     mlpc_net *net = get_net(self);
@@ -530,7 +551,7 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
     if (!net) return NULL;
     Py_ssize_t l = PyLong_AsSsize_t(arg);
     if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
-    if (!net->forward_done) Py_RETURN_NONE;
+    if (!net->forward_done && which != 2) Py_RETURN_NONE;
     npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[l].out};
     int tn = mlpc_typenum(net->dtype);
     switch (which) {
@@ -543,6 +564,10 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
             PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
             return NULL;
         }
+        /* the masks of the last training-mode forward, which an eval pass of another batch
+           size leaves in place */
+        if (!net->mask_N) Py_RETURN_NONE;
+        dims[0] = (npy_intp)net->mask_N;
         return mlpc_block_view(net->cache, mlpc_net_cache(net, (size_t)l), tn, 2, dims);
     }
 }
@@ -652,7 +677,7 @@ static PyMethodDef Net_methods[] = {
     {"zero_grad", (PyCFunction)Net_zero_grad, METH_NOARGS, "zero every parameter gradient"},
     {"grad_norm", (PyCFunction)Net_grad_norm, METH_NOARGS, "global L2 norm of the gradients"},
     {"snapshot", (PyCFunction)Net_snapshot, METH_VARARGS,
-     "snapshot(which, ranges, bins) -> (stats, counts): the recorder's statistics"},
+     "snapshot(which, ranges, bins, saturation=0.99, before=None) -> (stats, counts)"},
     {"tensors", (PyCFunction)Net_tensors, METH_NOARGS, "[(layer, rows, cols, is_weight)]"},
     {"param", (PyCFunction)Net_param, METH_O, "param(t) -> writeable view of tensor t"},
     {"grad", (PyCFunction)Net_grad, METH_O, "grad(t) -> view of tensor t's gradient"},

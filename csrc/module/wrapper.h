@@ -53,4 +53,6 @@ PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *net, PyArrayObject
 /* Converts targets for a loss: int labels (N,) for softmax cross-entropy, else rows (N, K). */
 int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                  PyArrayObject **labels, PyArrayObject **rows);
+/* _core.line_costs, in gradcheck_call.c */
+PyObject *mlpc_line_costs(PyObject *module, PyObject *args);
 #endif
