@@ -5,19 +5,28 @@
  * One source for both dtypes means float64 gradient checks exercise the code float32 training runs. */
 #include <tgmath.h>
 #include "blas.h"
+#include "simd.h"
 
 #define real float
+#define ureal uint32_t   /* the integers of real's width: its bits, its exponents */
+#define sreal int32_t
 #define R(name) name##_f32
 #define GEMM MLPC_BLAS(cblas_sgemm)
 #include MLPC_TEMPLATE
 #undef real
+#undef ureal
+#undef sreal
 #undef R
 #undef GEMM
 
 #define real double
+#define ureal uint64_t
+#define sreal int64_t
 #define R(name) name##_f64
 #define GEMM MLPC_BLAS(cblas_dgemm)
 #include MLPC_TEMPLATE
 #undef real
+#undef ureal
+#undef sreal
 #undef R
 #undef GEMM
