@@ -278,7 +278,7 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
         net->loss_done = 0;          /* the slot no longer holds a loss gradient */
     }
-    int rc = DISPATCH(backward, net, need_dx);
+    int rc = DISPATCH(backward, net, need_dx, 1);
     net->backward_done = rc == MLPC_OK;
     return rc;
 }
@@ -358,10 +358,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
     if (!batch_fits(net, N)) return MLPC_EBATCH;
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
-    mlpc_net_zero_grad(net);
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
-    if (!rc) rc = DISPATCH(backward, net, 0);
+    if (!rc) rc = DISPATCH(backward, net, 0, 0);   /* overwrites the gradients: no zero_grad */
     net->backward_done = rc == MLPC_OK;
     if (rc) return rc;
     *cost += mlpc_net_penalty(net);
