@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Mapping, Optional, Union
+from typing import (TYPE_CHECKING, Any, BinaryIO, Iterator, Literal, Mapping, Optional, Union,
+                    overload)
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -244,6 +245,17 @@ class Sequential(Layer):
                 raise ValueError(f"input: expected shape (N, in_features), got {shape}")
             self._build(shape[1])
         return self._core
+
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike] = None,
+                 input_grad: Literal[True] = True) -> NDArray[Any]: ...
+
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike], input_grad: Literal[False]) -> None: ...
+
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike] = None, *,
+                 input_grad: Literal[False]) -> None: ...
 
     def backward(self, grad_output: Optional[ArrayLike] = None,
                  input_grad: bool = True) -> Optional[NDArray[Any]]:
