@@ -6,7 +6,7 @@
  * clone beside the baseline x86-64 one, and the loader picks per machine, so wheels still run
  * everywhere. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define MLPC_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#define MLPC_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MLPC_SIMD_CLONES
 #endif

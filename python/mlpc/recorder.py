@@ -87,8 +87,8 @@ class Recorder(Callback):
     steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
     step -> bool, or None for every step.
     what: quantities to record, or "all" for every one (what training_health and the
-    gradient:data and update:data ratios need): "output" (layer.output, the activations of the batch just
-    trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
+    gradient:data and update:data ratios need): "output" (layer.output, the activations of
+    the batch just trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
     parameter's gradient), "param" (each parameter's value after the update) and "update"
     (ΔW = W after − W before the step just taken: exact, from the copy of the parameters fit
     takes before every step; record(net, before=...) outside fit).
