@@ -294,7 +294,8 @@ def test_an_infinite_cost_restores_the_last_state_with_a_finite_cost():
     Y = (X.sum(1, keepdims=True) * 1e3).astype(np.float32)
     net = mlpc.Sequential(mlpc.Linear(20, 16), mlpc.ReLU(), mlpc.Linear(16, 1), seed=0)
     snaps, log = Snapshots(net), StepLog()
-    with pytest.raises(FloatingPointError, match="the cost is inf") as info:
+    # (the divergence guard now stops the run before the cost reaches inf, the same way)
+    with pytest.raises(FloatingPointError, match="the cost is (inf|.*the run diverges)") as info:
         fit(net, mlpc.MSELoss(), mlpc.SGD(net, lr=1.0), X, Y, epochs=10, batch_size=50,
             shuffle=False, callbacks=[snaps, log], progress=False)
     import re
@@ -469,3 +470,27 @@ def test_progress_bar_on_a_terminal():
     assert enabled(True) and enabled(None) and not enabled(False) and not enabled(0)
     assert where(io.StringIO()) == "lines"
     assert ProgressBar(1, stream=io.StringIO()).mode == "lines"
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "mse"])
+def test_finite_divergence_stops_with_the_network_restored(loss):
+    """In float64, lr = 1e30 ran 20 steps to parameters of 1e176 without a word: only NaN and
+    inf were caught. A cost above 1e6 × max(1, the first cost) now stops the run as inf does,
+    with the state before the last step whose cost was acceptable."""
+    r = np.random.default_rng()
+    X, y = small_problem(64, dim=4)
+    net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.Tanh(), mlpc.Linear(8, 3), dtype="float64",
+                          seed=int(r.integers(1 << 30)))
+    loss_fn, targets = (mlpc.SoftmaxCrossEntropy(), y) if loss == "cross-entropy" else \
+        (mlpc.MSELoss(), np.eye(3)[y])
+    snaps, log = Snapshots(net), StepLog()
+    with pytest.raises(FloatingPointError, match="the run diverges") as info:
+        fit(net, loss_fn, mlpc.SGD(net, lr=1e30), X, targets, epochs=20, batch_size=16,
+            callbacks=[snaps, log], progress=False)
+    import re
+    bad = int(re.search(r"at step (\d+)", str(info.value)).group(1))
+    assert f"before step {bad - 1}" in str(info.value)
+    costs = [i["cost"] for i in log.infos]
+    assert all(np.isfinite(costs)) and max(costs) <= 1e6 * max(costs[0], 1)
+    assert_state_equal(net.state_dict(), snaps.states[bad - 1])
+    assert max(np.abs(v).max() for v in net.state_dict().values()) < 1e6

@@ -237,6 +237,7 @@ int mlpc_net_reserve(mlpc_net *net, size_t N)
     net->cache = c;
     net->capacity = N;
     net->forward_done = net->backward_done = net->loss_done = 0;
+    net->mask_N = 0;
     return MLPC_OK;
 }
 
@@ -267,12 +268,13 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
     net->forward_done = net->backward_done = net->loss_done = 0;
     int rc = DISPATCH(forward, net);
     net->forward_done = rc == MLPC_OK;
+    if (net->training) net->mask_N = rc == MLPC_OK ? N : 0;
     return rc;
 }
 
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
 {
-    if (!net->forward_done || (!dy && !net->loss_done)) return MLPC_ESTATE;
+    if (!net->forward_done || !net->input || (!dy && !net->loss_done)) return MLPC_ESTATE;
     if (dy) {
         memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
@@ -375,6 +377,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
     if (!rc) rc = DISPATCH(backward, net, 0);
     net->backward_done = rc == MLPC_OK;
+    /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
+     * pass of its own (the caller may change or free x once the call returns) */
+    net->input = NULL;
     if (rc) return rc;
     *cost += mlpc_net_penalty(net);
     mlpc_net_optim_step(net, state, cfg);

@@ -224,6 +224,9 @@ static PyMethodDef module_methods[] = {
     {"loss", loss, METH_VARARGS, "loss(kind, scores, targets) -> (cost, gradient)"},
     {"softmax", softmax, METH_O, "softmax(scores) -> probabilities, row by row"},
     {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi, saturation) -> (stats, counts)"},
+    {"line_costs", mlpc_line_costs, METH_VARARGS,
+     "line_costs(net, X, targets, kind, tensor, start, index, value, steps) -> "
+     "(base, costs, radius, crossed)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,14 +12,24 @@ PyTypeObject *mlpc_NetType;
         mlpc_net_release(self);                    \
     } while (0)
 
+/* The spec value under key as a new reference (NULL, no error, when absent): converting it may
+ * run its __index__ or __float__, which may change or empty the dict and so free a borrowed value. */
+static PyObject *spec_value(PyObject *spec, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(spec, key);
+    Py_XINCREF(v);
+    return v;
+}
+
 static int read_size(PyObject *spec, const char *key, size_t *out, int required)
 {
-    PyObject *v = PyDict_GetItemString(spec, key);   /* borrowed */
+    PyObject *v = spec_value(spec, key);
     if (!v) {
         if (required) PyErr_Format(PyExc_ValueError, "layer spec is missing '%s'", key);
         return required ? -1 : 0;
     }
     long long x = PyLong_AsLongLong(v);
+    Py_DECREF(v);
     if (x == -1 && PyErr_Occurred()) return -1;
     if (x < 0) {
         PyErr_Format(PyExc_ValueError, "layer spec '%s' must be >= 0, got %lld", key, x);
@@ -31,9 +41,10 @@ static int read_size(PyObject *spec, const char *key, size_t *out, int required)
 
 static int read_double(PyObject *spec, const char *key, double *out)
 {
-    PyObject *v = PyDict_GetItemString(spec, key);
+    PyObject *v = spec_value(spec, key);
     if (!v) return 0;
     *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
@@ -51,9 +62,10 @@ static int parse_spec(PyObject *spec, mlpc_layer *L)
         read_size(spec, "act", &act, 0) || read_size(spec, "skip", &L->skip, 0) ||
         read_double(spec, "alpha", &L->alpha) || read_double(spec, "momentum", &L->momentum))
         return -1;
-    PyObject *seed = PyDict_GetItemString(spec, "seed");
+    PyObject *seed = spec_value(spec, "seed");
     if (seed) {
         L->seed = PyLong_AsUnsignedLongLongMask(seed);
+        Py_DECREF(seed);
         if (PyErr_Occurred()) return -1;
     }
     L->kind = (mlpc_layer_kind)kind;
@@ -66,35 +78,47 @@ static int Net_init(NetObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"dtype", "layers", NULL};
     int dtype;
-    PyObject *specs;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", kwlist, &dtype, &PyList_Type, &specs))
+    PyObject *list;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", kwlist, &dtype, &PyList_Type, &list))
         return -1;
-    if (self->net) {
+    if (self->net) {   /* arrays, optimizers and other threads hold on to the live network */
         PyErr_SetString(PyExc_RuntimeError, "Net is already initialized");
         return -1;
     }
-    Py_ssize_t n = PyList_GET_SIZE(specs);
+    /* a tuple copy holds every spec dict: a spec value's __index__ may change the list */
+    PyObject *specs = PyList_AsTuple(list);
+    if (!specs) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(specs);
+    mlpc_layer *layers = n ? PyMem_Calloc((size_t)n, sizeof *layers) : NULL;
+    mlpc_net *net = NULL;
     if (n == 0) {
         PyErr_SetString(PyExc_ValueError, "a network needs at least one layer");
-        return -1;
+        goto fail;
     }
-    mlpc_layer *layers = PyMem_Calloc((size_t)n, sizeof *layers);
     if (!layers) {
         PyErr_NoMemory();
-        return -1;
+        goto fail;
     }
-    int rc = 0;
     for (Py_ssize_t i = 0; i < n; i++)
-        if (parse_spec(PyList_GET_ITEM(specs, i), &layers[i]) < 0) goto fail;
-    rc = mlpc_net_create(&self->net, (mlpc_dtype)dtype, layers, (size_t)n);
+        if (parse_spec(PyTuple_GET_ITEM(specs, i), &layers[i]) < 0) goto fail;
+    int rc = mlpc_net_create(&net, (mlpc_dtype)dtype, layers, (size_t)n);
     if (rc) {
         mlpc_raise(rc, "cannot build the network");
         goto fail;
     }
+    /* parsing ran Python code (__index__), which may have initialized this object meanwhile */
+    if (self->net) {
+        PyErr_SetString(PyExc_RuntimeError, "Net is already initialized");
+        mlpc_net_free(net);
+        goto fail;
+    }
+    self->net = net;
     PyMem_Free(layers);
+    Py_DECREF(specs);
     return 0;
 fail:
     PyMem_Free(layers);
+    Py_DECREF(specs);
     return -1;
 }
 
@@ -144,10 +168,40 @@ static PyArrayObject *batch(mlpc_net *net, PyObject *x_obj, PyObject *targets, i
     return x;
 }
 
-/* Reserves room, keeps `arr` as the input (the core reads it until backward) and runs the
- * forward pass; steals the reference to arr. The network is marked busy before reserve: growing
- * the buffers, or replacing the input, under a call running in another thread would free memory
- * that call is reading. */
+/* Nobody else can see or change this array's memory: its only reference is ours and it owns its
+ * data (a view's base, or a buffer it was made from, may be shared). */
+static int is_private(PyArrayObject *arr)
+{
+    return Py_REFCNT(arr) == 1 && PyArray_CHKFLAGS(arr, NPY_ARRAY_OWNDATA) &&
+           PyArray_ISWRITEABLE(arr);
+}
+
+/* The batch a separate forward pass keeps for backward, which runs after user code: a private
+ * array, since the caller may change X in place or resize it (freeing its memory) between the
+ * two calls. The rule: a conversion is already private; the caller's own array (or a view of
+ * it) is copied, into the last kept batch when that is private and of the same shape.
+ * Net.train_step needs no copy, as no user code runs inside it (see mlpc_net_train_step).
+ * Steals the reference to arr; NULL with the exception set. */
+static PyArrayObject *private_batch(NetObject *self, PyArrayObject *arr)
+{
+    if (is_private(arr)) return arr;
+    PyArrayObject *kept = (PyArrayObject *)self->input;
+    if (kept && is_private(kept) && PyArray_TYPE(kept) == PyArray_TYPE(arr) &&
+        PyArray_DIM(kept, 0) == PyArray_DIM(arr, 0) && PyArray_DIM(kept, 1) == PyArray_DIM(arr, 1)) {
+        memcpy(PyArray_DATA(kept), PyArray_DATA(arr), (size_t)PyArray_NBYTES(arr));
+        Py_DECREF(arr);
+        Py_INCREF(kept);
+        return kept;
+    }
+    PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(arr, NPY_CORDER);
+    Py_DECREF(arr);
+    return copy;
+}
+
+/* Reserves room, keeps a private copy of `arr` as the input (the core reads it until backward)
+ * and runs the forward pass; steals the reference to arr. The network is marked busy before
+ * reserve: growing the buffers, or replacing the input, under a call running in another thread
+ * would free memory that call is reading. */
 static int forward_batch(NetObject *self, mlpc_net *net, PyArrayObject *arr)
 {
     size_t N = (size_t)PyArray_DIM(arr, 0);
@@ -160,6 +214,11 @@ static int forward_batch(NetObject *self, mlpc_net *net, PyArrayObject *arr)
         mlpc_net_release(self);
         Py_DECREF(arr);
         mlpc_raise(rc, "cannot hold this batch");
+        return -1;
+    }
+    arr = private_batch(self, arr);
+    if (!arr) {
+        mlpc_net_release(self);
         return -1;
     }
     Py_XSETREF(self->input, (PyObject *)arr);
@@ -221,6 +280,11 @@ static PyObject *Net_backward(NetObject *self, PyObject *args)
     if (!net) return NULL;
     if (!net->forward_done) {
         PyErr_SetString(PyExc_RuntimeError, "backward needs a forward pass first");
+        return NULL;
+    }
+    if (!net->input) {
+        PyErr_SetString(PyExc_RuntimeError, "backward after train_step needs a forward pass "
+                        "first (train_step already ran the backward pass of its batch)");
         return NULL;
     }
     if (dy_obj == Py_None && !net->loss_done) {
@@ -298,7 +362,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args)
     PyObject *cost = mlpc_optimizer_train_step(opt, self, x, (mlpc_loss)kind, labels, rows);
     Py_XDECREF(labels);
     Py_XDECREF(rows);
-    return cost;   /* the optimizer took over x as the network's input */
+    return cost;   /* the optimizer took over x */
 }
 
 static PyObject *Net_penalty(NetObject *self, PyObject *Py_UNUSED(ignored))
@@ -487,7 +551,7 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
     if (!net) return NULL;
     Py_ssize_t l = PyLong_AsSsize_t(arg);
     if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
-    if (!net->forward_done) Py_RETURN_NONE;
+    if (!net->forward_done && which != 2) Py_RETURN_NONE;
     npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[l].out};
     int tn = mlpc_typenum(net->dtype);
     switch (which) {
@@ -500,6 +564,10 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
             PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
             return NULL;
         }
+        /* the masks of the last training-mode forward, which an eval pass of another batch
+           size leaves in place */
+        if (!net->mask_N) Py_RETURN_NONE;
+        dims[0] = (npy_intp)net->mask_N;
         return mlpc_block_view(net->cache, mlpc_net_cache(net, (size_t)l), tn, 2, dims);
     }
 }

@@ -13,7 +13,11 @@ A snapshot is one C call (``Net.snapshot``) that computes the moments and histog
 recorded tensor straight from the network's buffers, and the results go into preallocated
 arrays; nothing is copied unless keep_values=True.
 """
+from __future__ import annotations
+
 import math
+
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,6 +31,12 @@ __all__ = ["Recorder"]
 _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
          "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD, "update": _core.SOURCE_UPDATE}
 _PER_TENSOR = ("grad", "param", "update")
+
+
+# axis and title text of each recorded quantity
+_QUANTITY_TEXT = {"output": "output", "grad_output": "∂J/∂output", "param": "parameter value",
+                  "grad": "parameter gradient ∂J/∂θ",
+                  "update": "parameter update ΔW"}
 
 
 class _Plan:
@@ -124,8 +134,9 @@ class Recorder(Callback):
     QUANTITIES = ("output", "grad_output", "grad", "param", "update")
     STATS = ("mean", "std", "zero_fraction", "norm", "min", "max", "saturation")
 
-    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
-                 range=None, saturation=0.99, keep_values=False):
+    def __init__(self, steps: Any = None, what: Any = ("output", "grad_output", "grad"),
+                 layers: Any = None, bins: int = 50, range: Any = None,
+                 saturation: float = 0.99, keep_values: bool = False) -> None:
         if steps is None or callable(steps):
             self._select = steps
         else:
@@ -433,10 +444,11 @@ class Recorder(Callback):
         if not values:
             raise ValueError(f"no {quantity!r} was recorded" +
                              (f" for {sorted(wanted)}" if wanted else ""))
-        step = self.recorded_steps[index]
-        labels = {name: f"layer {name} {quantity}" for name in values}
-        kwargs.setdefault("labels", [labels[n] for n in values])
-        kwargs.setdefault("title", f"{quantity} at step {step}")
+        what = _QUANTITY_TEXT.get(quantity, quantity)
+        kwargs.setdefault("title", f"{what} at step {self.recorded_steps[index]}")
+        kwargs.setdefault("labels", [f"{'layer ' if quantity in ('output', 'grad_output') else ''}"
+                                     f"{name}" for name in values])
+        kwargs.setdefault("xlabel", what)
         return layer_histograms(values, **kwargs)
 
     def __repr__(self):
