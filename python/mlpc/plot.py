@@ -14,6 +14,7 @@ backend is selected, so scripts can save figures on headless servers.
 import math
 import os
 import sys
+from typing import Any, Optional
 
 import numpy as np
 
@@ -927,7 +928,8 @@ def _final_histogram(ax, recorder, names, quantity, colors, index):
     return drawn
 
 
-def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=None):
+def training_health(recorder: Any, layers: Any = None, index: int = -1,
+                    figsize: tuple[float, float] = (15, 8.5), title: Optional[str] = None) -> Any:
     """One figure of the training-health panels of Karpathy's "makemore part 3", from a
     Recorder of any run (record with what="all" and a range for every panel):
 
