@@ -954,8 +954,8 @@ def training_health(recorder: Any, layers: Any = None, index: int = -1,
                          "callbacks, or call recorder.record(net) after a step)")
     names = _health_layers(recorder, layers)
     plt = _pyplot()
-    fig, grid = plt.subplots(2, 3, figsize=figsize)
-    axes = list(grid.ravel())
+    fig = new_figure(figsize)
+    axes = list(fig.subplots(2, 3).ravel())
     steps = np.asarray(recorder.recorded_steps)
     cmap = plt.get_cmap("viridis" if len(names) > 10 else "tab10")
     colors = {n: cmap(i / max(len(names) - 1, 1) if len(names) > 10 else i)
@@ -1016,7 +1016,8 @@ def training_health(recorder: Any, layers: Any = None, index: int = -1,
         else:
             _not_recorded(ax, "histograms: Recorder(range=...)\nor keep_values=True")
 
-    handles = [plt.Line2D([], [], color=colors[n], lw=2.5) for n in names]
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colors[n], lw=2.5) for n in names]
     ncol = min(len(names), 6)
     fig.suptitle(title or "training health", fontsize=13, y=0.995)
     fig.legend(handles, [_layer_label(recorder, n) for n in names], loc="upper center",
