@@ -24,6 +24,7 @@ __all__ = [
     "decision_boundary",
     "activation_gallery",
     "line_plot",
+    "training_health",
     "new_figure",
 ]
 
@@ -867,4 +868,180 @@ def line_plot(x, ys, title=None, xlabel=None, ylabel=None, log=False, ax=None):
     if len(ys) > 1:
         ax.legend()
     ax.grid(True, alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# training health (the diagnostics of Karpathy's "makemore part 3")
+# --------------------------------------------------------------------------
+
+_UPDATE_GUIDE = 1e-3
+
+
+def _health_layers(recorder, layers):
+    """The layers drawn: those given, else the activation layers whose outputs were recorded
+    (every recorded layer when there are none)."""
+    recorded = recorder.layer_names("output")
+    if layers is not None:
+        names = [str(n) for n in ([layers] if isinstance(layers, (str, int)) else layers)]
+        missing = [n for n in names if n not in recorded]
+        if missing:
+            raise ValueError(f"training_health: no recorded output for layer(s) "
+                             f"{', '.join(missing)}; recorded: {', '.join(recorded)}")
+        return names
+    from .layers import Activation
+    net = recorder.net
+    kinds = dict(net.named_layers()) if net is not None else {}
+    active = [n for n in recorded if isinstance(kinds.get(n), Activation)]
+    return active or recorded
+
+
+def _layer_label(recorder, name):
+    net = recorder.net
+    layer = dict(net.named_layers()).get(name) if net is not None else None
+    return f"layer {name}" + (f" ({type(layer).__name__})" if layer is not None else "")
+
+
+def _not_recorded(ax, what):
+    ax.text(0.5, 0.5, f"not recorded:\n{what}", ha="center", va="center",
+            transform=ax.transAxes, fontsize=9, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _final_histogram(ax, recorder, names, quantity, colors, index):
+    """Each layer's histogram at snapshot `index`, as a line (counts per unit width, so
+    ranges of different widths compare), from the recorder's counts or kept values."""
+    drawn, occupied = 0, []
+    for name in names:
+        counts = recorder.counts(name, quantity) if (name, quantity) in recorder.keys() else None
+        if counts is not None:
+            edges = recorder.edges(name, quantity)
+            c = counts[index].astype(np.float64)
+        elif recorder.keep_values and (name, quantity) in recorder.keys() and \
+                recorder.values(name, quantity, index) is not None:
+            x = _flat(recorder.values(name, quantity, index))
+            x = x[np.isfinite(x)]
+            if x.size == 0:
+                continue
+            lo, hi = (x.min(), x.max()) if x.max() > x.min() else (x.min() - 0.5, x.max() + 0.5)
+            c, edges = np.histogram(x, 50, (lo, hi))
+            c = c.astype(np.float64)
+        else:
+            continue
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        total = c.sum()
+        density = c / (total * np.diff(edges)) if total > 0 else c
+        ax.plot(centres, density, color=colors[name], lw=1.2)
+        drawn += 1
+        used = np.flatnonzero(c)
+        if used.size:
+            occupied.append((edges[used[0]], edges[used[-1] + 1], used.size, len(c)))
+    if occupied:
+        lo = min(o[0] for o in occupied)
+        hi = max(o[1] for o in occupied)
+        ax.set_xlim(lo, hi)                         # the bins the values fill, not the range
+        fewest = min(o[2] for o in occupied)
+        if fewest < 5:
+            ax.text(0.02, 0.97, f"values fill only {fewest} of {occupied[0][3]} bins:\n"
+                    f"give {quantity} a narrower range", transform=ax.transAxes, va="top",
+                    fontsize=8, color="C3")
+    return drawn
+
+
+def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=None):
+    """One figure of the training-health panels of Karpathy's "makemore part 3", from a
+    Recorder of any run (record with what="all" and a range for every panel):
+
+      1 activation std per layer over the recorded steps (layer outputs)
+      2 saturation per layer: the fraction of outputs with |h| > recorder.saturation (tanh-like
+        units on their flat tails pass almost no gradient)
+      3 gradient std per layer: std of ∂J/∂h (the layer's output gradient)
+      4 update:data ratio std(ΔW)/std(W) per weight matrix, log axis, with the 1e-3 guide
+        (well above: the step is too large, far below: the layer barely learns)
+      5 and 6 the histograms of activations and of their gradients at snapshot `index` (the
+        last by default), one line per layer, as densities
+
+    layers: layer names to draw (default: the activation layers, else every recorded layer);
+    the colour of a layer is the same in every panel, named in one legend beside the figure.
+    A panel whose quantity was not recorded says what to record instead of staying blank.
+    Returns the Figure (6 axes)."""
+    from .recorder import Recorder
+    if not isinstance(recorder, Recorder):
+        raise TypeError(f"training_health takes a mlpc.Recorder, got {type(recorder).__name__}")
+    if not recorder.recorded_steps:
+        raise ValueError("training_health: the recorder has no snapshots yet (pass it to fit's "
+                         "callbacks, or call recorder.record(net) after a step)")
+    names = _health_layers(recorder, layers)
+    plt = _pyplot()
+    fig, grid = plt.subplots(2, 3, figsize=figsize)
+    axes = list(grid.ravel())
+    steps = np.asarray(recorder.recorded_steps)
+    cmap = plt.get_cmap("viridis" if len(names) > 10 else "tab10")
+    colors = {n: cmap(i / max(len(names) - 1, 1) if len(names) > 10 else i)
+              for i, n in enumerate(names)}
+    keys = set(recorder.keys())
+    marker = "o" if len(steps) <= 30 else None
+
+    def series(ax, quantity, stat, ylabel, log=False, percent=False):
+        drawn = [n for n in names if (n, quantity) in keys]
+        if not drawn:
+            _not_recorded(ax, f'Recorder(what=(..., "{quantity}"))')
+            return
+        for n in drawn:
+            y = recorder.moments(n, quantity)[stat]
+            ax.plot(steps, 100 * y if percent else y, color=colors[n], marker=marker, ms=3,
+                    lw=1.2)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+
+    axes[0].set_title("activation std per layer")
+    series(axes[0], "output", "std", "std of layer output h")
+    axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
+    series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
+    axes[2].set_title("gradient std per layer")
+    series(axes[2], "grad_output", "std", "std of ∂J/∂h", log=True)
+
+    ax = axes[3]
+    ax.set_title("update:data ratio per weight matrix")
+    weights = [p for p in recorder.parameter_names() if p.endswith("weight") and
+               (p, "update") in keys and (p, "param") in keys]
+    if weights:
+        wcolors = plt.get_cmap("plasma")(np.linspace(0.05, 0.85, len(weights)))
+        for p, c in zip(weights, wcolors):
+            ratio = recorder.ratio(p, "update")
+            ax.plot(steps, np.where(ratio > 0, ratio, np.nan), color=c, lw=1.2, marker=marker,
+                    ms=3, label=p)
+        ax.axhline(_UPDATE_GUIDE, color="k", ls="--", lw=1, label="1e-3 guide")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("std(ΔW) / std(W)")
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend(fontsize=8, ncol=2 if len(weights) > 5 else 1, loc="best")
+    else:
+        _not_recorded(ax, 'Recorder(what="all")\n(needs "param" and "update")')
+
+    step = recorder.recorded_steps[index]
+    for ax, quantity, label in ((axes[4], "output", "layer output h"),
+                                (axes[5], "grad_output", "∂J/∂h")):
+        ax.set_title(f"{label} histograms at step {step}")
+        if _final_histogram(ax, recorder, names, quantity, colors, index):
+            ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+            ax.set_xlabel(label)
+            ax.set_ylabel("density")
+            ax.grid(True, alpha=0.3)
+        else:
+            _not_recorded(ax, "histograms: Recorder(range=...)\nor keep_values=True")
+
+    handles = [plt.Line2D([], [], color=colors[n], lw=2.5) for n in names]
+    ncol = min(len(names), 6)
+    fig.suptitle(title or "training health", fontsize=13, y=0.995)
+    fig.legend(handles, [_layer_label(recorder, n) for n in names], loc="upper center",
+               bbox_to_anchor=(0.5, 0.965), ncol=ncol, fontsize=10, frameon=False,
+               title="colour = layer (panels 1-3, 5, 6)", title_fontsize=9)
+    rows = -(-len(names) // ncol)
+    fig.tight_layout(rect=(0, 0, 1, 0.94 - 0.03 * rows))
     return fig
