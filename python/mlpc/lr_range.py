@@ -55,9 +55,10 @@ class LRFindResult:
     def plot(self, ax=None):
         """Loss against learning rate on a log axis: the raw batch costs faint, the smoothed
         curve, and the suggested lr as a dashed line. Returns the Figure."""
-        from .plot import _pyplot
+        from .plot import new_figure
         if ax is None:
-            fig, ax = _pyplot().subplots(figsize=(6, 4))
+            fig = new_figure((6, 4))
+            ax = fig.subplots()
         else:
             fig = ax.figure
         ax.plot(self.lrs, self.losses, color="C0", alpha=0.3, lw=1, label="batch cost")

@@ -267,7 +267,8 @@ def layer_stats(values, saturation=None):
     zeros, L2 norm; plus the fraction with |value| > saturation when `saturation` is given."""
     from .. import _core
     values = np.asarray(values)
-    (mean, std, zero_fraction, norm), _ = _core.moments(values)
+    stats, _ = _core.moments(values)
+    mean, std, zero_fraction, norm = stats[:4]           # then min, max, saturation
     out = {"mean": float(mean), "std": float(std), "zero_fraction": float(zero_fraction),
            "norm": float(norm)}
     if saturation is not None:
