@@ -41,7 +41,8 @@ def test_batchnorm_run_and_its_curves_repeat(threads):
 
 
 def test_png_files_carry_no_time_or_version_that_changes(tmp_path):
-    r = EXPERIMENTS["slow_learning"](quick=True, epochs=int(np.random.default_rng().integers(5, 30)))
+    epochs = int(np.random.default_rng().integers(5, 30))
+    r = EXPERIMENTS["slow_learning"](quick=True, epochs=epochs)
     r.save(tmp_path / "a", dpi=30)
     r.save(tmp_path / "b", dpi=30)
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")

@@ -9,6 +9,8 @@ into existing axes, otherwise a new figure is created.  Nothing here calls
 On a machine without a display (no ``$DISPLAY``/``$WAYLAND_DISPLAY``, not in
 Jupyter, and no backend chosen by the user) the non-interactive ``Agg``
 backend is selected, so scripts can save figures on headless servers.
+Under Jupyter's inline backend figures are made outside pyplot (see
+:func:`new_figure`), so a figure that is a cell's value is shown once.
 """
 
 import math
