@@ -820,6 +820,7 @@ def activation_gallery(names, xs, ys, dys, formulas=None, ncols=4, axes=None, ti
         if formulas is not None and formulas[i]:
             heading = f"{heading}\n{formulas[i]}"
         ax.set_title(heading, fontsize=10)
+        ax.set_xlabel("x", fontsize=8)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     if title:
