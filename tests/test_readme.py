@@ -67,3 +67,15 @@ def test_the_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     finally:
         plt.close("all")
     assert ran >= 6
+
+
+def test_the_readme_states_fits_real_signature():
+    """README's `mlpc.fit(...)` line names every parameter with its real default."""
+    import inspect
+    import mlpc
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    documented = re.search(r"`mlpc\.fit\((.*?)\)`", text, re.S).group(1)
+    real = ", ".join(name if p.default is p.empty else f"{name}={p.default!r}"
+                     for name, p in inspect.signature(mlpc.fit).parameters.items())
+    assert re.sub(r"\s+", " ", documented).replace('"', "'") == real
