@@ -20,11 +20,13 @@ from .blocks import BatchNorm, LayerNorm, Dropout, Residual
 from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, GradcheckResult
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
+from .tensorboard import TensorBoard
+from .lr_range import lr_find
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
-from . import init, schedules, testing, data, plot, training, serialize
+from . import init, schedules, testing, data, plot, training, serialize, tensorboard
 
 __version__ = "0.1.0"
 

@@ -26,6 +26,9 @@ class _Normalization(Layer):
         self.affine = bool(affine)
         self.param_names = ("weight", "bias") if self.affine else ()
 
+    def _hyperparameters(self):
+        return {"eps": self.eps, "momentum": getattr(self, "momentum", 0.0)}
+
     def _specs(self, width, specs, seeds):
         if width != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}) receives rows of width "
@@ -109,6 +112,9 @@ class Dropout(Layer):
         self.p = p
         self.seed = check_seed(seed, "Dropout")
 
+    def _hyperparameters(self):
+        return {"p": self.p}
+
     def _specs(self, width, specs, seeds):
         self._index = len(specs)
         seed = self.seed if self.seed is not None else seeds()
@@ -131,7 +137,9 @@ class Dropout(Layer):
 
     @property
     def mask(self) -> Optional[NDArray[Any]]:
-        """The last training-mode mask: 0 or 1/(1 − p) per unit (None before a forward pass)."""
+        """The last training-mode forward's mask, (N, width) of that batch: 0 or 1/(1 − p) per
+        unit. None before a training-mode forward, and after an eval-mode forward of a larger
+        batch (which regrows the network's buffers); an eval pass leaves it otherwise."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.mask(self._index)
 

@@ -28,6 +28,8 @@ def _check_features(name, value):
 def _check_number(name, value, lo=None, hi=None, hi_open=False):
     try:
         value = float(value)
+    except OverflowError:   # an int beyond float range (10**400): not finite
+        value = np.inf
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(value) or (lo is not None and value < lo) or \
@@ -92,6 +94,11 @@ class Layer:
 
     def _initialize(self):
         pass
+
+    def _hyperparameters(self):
+        """{name: value} of the numbers this layer hands the core, which rounds them to the
+        network's dtype (checked there when the network is built)."""
+        return {}
 
     def _leaves(self):
         yield self
@@ -243,6 +250,9 @@ class Linear(Layer):
                       "option": int(self.has_bias)})
         return self.out_features
 
+    def _hyperparameters(self):
+        return {"init": _init.resolve(self.init)[1]}
+
     def _initialize(self):
         seed = self.seed if self.seed is not None else self._net._seeds()
         self._param("weight")[...] = _init.weight(self.init, self.out_features, self.in_features,
@@ -333,6 +343,9 @@ class LeakyReLU(Activation):
         super().__init__()
         self.alpha = self.negative_slope = _check_number("negative_slope", negative_slope)
 
+    def _hyperparameters(self):
+        return {"negative_slope": self.alpha}
+
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
 
@@ -345,6 +358,9 @@ class ELU(Activation):
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = _check_number("alpha", alpha)
+
+    def _hyperparameters(self):
+        return {"alpha": self.alpha}
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -375,6 +391,9 @@ class Swish(Activation):
         self.learnable = bool(learnable)
         self.param_names = ("beta",) if self.learnable else ()
 
+    def _hyperparameters(self):
+        return {"beta": self.initial_beta}
+
     def function(self, x: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
         beta = float(self.beta[0]) if self.learnable and self._net is not None else self.alpha
         return _core.activation(self.act, x, beta)
@@ -393,6 +412,9 @@ class PReLU(Layer):
         super().__init__()
         self.num_parameters = _check_features("num_parameters", num_parameters)
         self.init = _check_number("init", init)
+
+    def _hyperparameters(self):
+        return {"init": self.init}
 
     def _specs(self, width, specs, seeds):
         if self.num_parameters not in (1, width):

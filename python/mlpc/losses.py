@@ -1,7 +1,8 @@
 """Losses, averaged over the batch, computed by the C core in the scores' dtype.
 
 cost = loss_fn(scores, targets) returns a float; loss_fn.backward() returns ∂cost/∂scores.
-All are stable for logits of ±1e4 (log-sum-exp; log σ(s) = −softplus(−s)).
+All are exact for every finite logit up to the dtype's largest value (costs summed in double;
+only a float64 cost beyond 1.8e308 overflows to inf): see the comment atop csrc/core/loss.inc.
 """
 from __future__ import annotations
 

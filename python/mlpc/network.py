@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core
+from ._limits import in_dtype
 from ._seed import check_seed, draw_seed
 from .layers import Layer, _undo_log
 from .blocks import BatchNorm, Residual
@@ -58,6 +59,18 @@ def _check_distinct(layers):
                              f"({type(layer).__name__}({layer.extra_repr()})), which holds "
                              f"values of its own: create a separate layer for each place "
                              f"(weight sharing is not supported)")
+
+
+def _check_running_statistic(name, value):
+    """Batch-norm running statistics a network can use: eval mode divides by
+    sqrt(running_var + eps), so a negative variance would give NaN outputs without an error.
+    Parameters are not checked: a diverged run is a legitimate state to inspect."""
+    variance = name.endswith(".running_var")
+    bad = ~np.isfinite(value) | (value < 0) if variance else ~np.isfinite(value)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"buffer {name!r} holds {value.flat[i]} at index {i}, expected finite "
+                         f"values" + (" >= 0" if variance else ""))
 
 
 class Sequential(Layer):
@@ -132,11 +145,15 @@ class Sequential(Layer):
             raise
 
     def _build_core(self, width, nodes):
+        for place, layer in _places(self.layers):
+            for name, value in layer._hyperparameters().items():
+                in_dtype(f"layer {place} ({type(layer).__name__}) {name}", value, self.dtype)
         carried = [node._carried() for node in nodes]   # read before _specs renumbers _index
         self._seed_rng = np.random.default_rng(self.seed) if self.seed is not None else None
         specs = []
         self._specs(width, specs, self._seeds)
         core = _core.Net(_DTYPES[self.dtype], specs)
+        self._out_widths = [spec["out"] for spec in specs]   # of each core layer (summary())
         core.l2 = self._l2
         core.training = self._training
         tensor_of_spec = {}
@@ -266,7 +283,7 @@ class Sequential(Layer):
         with _mode(self, False):
             scores = self.forward(x)
         if scores.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-scores))
+            return _core.activation(_core.ACT_SIGMOID, scores, 0.0)[0]   # stable for any s
         return _core.softmax(scores)
 
     def predict(self, x: ArrayLike) -> NDArray[np.int64]:
@@ -309,10 +326,13 @@ class Sequential(Layer):
     def l2(self, value: float) -> None:
         try:
             value = float(value)
+        except OverflowError:   # an int beyond float range (10**400): not finite
+            value = np.inf
         except (TypeError, ValueError):
             raise TypeError(f"l2 must be a number, got {value!r}") from None
         if not (value >= 0 and np.isfinite(value)):
             raise ValueError(f"l2 must be a finite number >= 0, got {value!r}")
+        in_dtype("l2", value, self.dtype)
         self._l2 = value
         if self._core is not None:
             self._core.l2 = value
@@ -354,7 +374,8 @@ class Sequential(Layer):
 
     def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Load parameters and buffers by name; every name and shape is checked before anything
-        is written, so a mismatch leaves the network as it was."""
+        is written, so a mismatch leaves the network as it was. Running statistics must be
+        finite (and variances >= 0) in the network's dtype, as mlpc.load requires."""
         targets = {name: value for name, value, _ in self.named_parameters()}
         targets.update(self.named_buffers())
         missing = sorted(set(targets) - set(state))
@@ -363,12 +384,17 @@ class Sequential(Layer):
             raise KeyError(f"state dict does not match the network: missing {missing}, "
                            f"unexpected {unexpected}")
         arrays = {}
+        buffers = dict(self.named_buffers())
         for name, target in targets.items():
             value = np.asarray(state[name])
             if value.shape != target.shape:
                 raise ValueError(f"{name}: expected shape {target.shape}, got {value.shape}")
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: expected real numbers, got dtype {value.dtype}")
+            if name in buffers:
+                with np.errstate(over="ignore"):   # checked as stored: 1e39 is inf in float32
+                    value = value.astype(target.dtype)
+                _check_running_statistic(name, value)
             arrays[name] = value
         for name, value in arrays.items():
             targets[name][...] = value
@@ -393,6 +419,21 @@ class Sequential(Layer):
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
+    def summary(self):
+        """A table of the layers (name, type, output shape, parameter count, trainable) and the
+        totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
+        (mlpc.summary.Summary; its rows and totals are attributes too)."""
+        from .summary import Summary
+        return Summary(self)
+
+    def _repr_html_(self):
+        """The notebook's view of a network: its summary table (the text repr stays the
+        PyTorch-like tree)."""
+        if self._core is None and self._outer() is None:
+            import html
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        return self.summary()._repr_html_()
+
     # -- saving and converting (python/mlpc/serialize.py) ---------------------------------------
     def save(self, path: Union[str, os.PathLike[str], BinaryIO],
              optimizer: Optional[Optimizer] = None,
@@ -406,6 +447,20 @@ class Sequential(Layer):
         """An equivalent torch.nn.Sequential (needs PyTorch); see mlpc.serialize.to_torch."""
         from .serialize import to_torch
         return to_torch(self)
+
+
+def layers_with_outputs(container, prefix=""):
+    """(name, layer, core index) for every layer with an output of its own, in the order they
+    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
+    its block. The index is that of the place: one ReLU object may serve several."""
+    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
+        name = f"{prefix}{i}"
+        if isinstance(layer, (Residual, Sequential)):
+            yield from layers_with_outputs(layer, name + ".")
+            if isinstance(layer, Residual):
+                yield name, layer, index
+        else:
+            yield name, layer, index
 
 
 class _mode:

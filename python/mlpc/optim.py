@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from . import _core
+from ._limits import in_dtype
 from .losses import Loss
 from .schedules import _real, as_schedule
 
@@ -42,6 +43,12 @@ def _positive(name, value, allow_zero=True):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
                          f"got {value!r}")
     return value
+
+
+def _nonzero(name, value):
+    """A finite real number > 0: eps, which the update divides by where a gradient entry and its
+    moment are both 0 (eps = 0 gives 0/0 = NaN there)."""
+    return _positive(name, value, allow_zero=False)
 
 
 def _fraction(name, value):
@@ -97,16 +104,29 @@ def _check_net(who, net):
     return net
 
 
-def _scheduled_lr(schedule, step):
+def _scheduled_lr(schedule, step, dtype):
     """The schedule's rate for the next update, checked like lr itself: a schedule that returns
     "0.1", True or NaN is an error, not a rate."""
-    return _positive(f"lr (the schedule's value at step {step})", schedule(step))
+    return _check_field("lr", schedule(step), dtype,
+                        name=f"lr (the schedule's value at step {step})")
 
 
 # The C config fields, which are also the state_dict keys, each with its check.
 _CHECKS = {"lr": _positive, "momentum": _fraction, "alpha": _fraction, "beta1": _fraction,
-           "beta2": _fraction, "eps": _positive, "weight_decay": _positive, "nesterov": _flag,
+           "beta2": _fraction, "eps": _nonzero, "weight_decay": _positive, "nesterov": _flag,
            "amsgrad": _flag, "decay_all": _flag, "clip_norm": _bound, "clip_value": _bound}
+
+
+def _check_field(field, value, dtype, name=None):
+    """A config field checked as given, then as the update sees it: the core rounds every
+    setting to the network's dtype, where lr = 1e39 is inf and β₂ = 1 − 1e-10 is 1."""
+    name = name or field
+    check = _CHECKS[field]
+    value = check(name, value)
+    if check is not _flag:
+        rounded = float(in_dtype(name, value, dtype))
+        check(f"{name} in {dtype} (rounded to {rounded!r})", rounded)
+    return value
 _COMMON = ("weight_decay", "decay_all", "clip_norm", "clip_value")   # fields every rule uses
 
 
@@ -141,7 +161,7 @@ class Optimizer:
             self._refuse(unknown)
         self.net = _check_net(type(self).__name__, net)
         config = self._checked({"lr": lr, **fields, "decay_all": decay_all,
-                                "clip_norm": clip_norm, "clip_value": clip_value})
+                                "clip_norm": clip_norm, "clip_value": clip_value}, net.dtype)
         self._core = _core.Optimizer(net._ensure_core(), self._kind, **config)
         self.schedule = schedule
 
@@ -158,9 +178,10 @@ class Optimizer:
         return ("lr",) + cls._fields + _COMMON
 
     @classmethod
-    def _checked(cls, config):
-        """config (C field → value) with every value checked, then their combination."""
-        config = {field: _CHECKS[field](field, value) for field, value in config.items()}
+    def _checked(cls, config, dtype):
+        """config (C field → value) with every value checked for a network of `dtype`, then
+        their combination."""
+        config = {field: _check_field(field, value, dtype) for field, value in config.items()}
         cls._check_combination(config)
         return config
 
@@ -176,7 +197,7 @@ class Optimizer:
     def _configure(self, changes):
         """Write changes (C field → value) to the C config, checked with the other settings; a
         refused change writes nothing."""
-        config = self._checked({**self._config(), **changes})
+        config = self._checked({**self._config(), **changes}, self.net.dtype)
         for field in changes:
             setattr(self._core, field, config[field])
 
@@ -203,7 +224,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._core.lr = _positive("lr", value)
+        self._core.lr = _check_field("lr", value, self.net.dtype)
 
     @property
     def schedule(self) -> Optional[Callable[[int], float]]:
@@ -213,12 +234,21 @@ class Optimizer:
     def schedule(self, schedule: ScheduleLike) -> None:
         schedule = None if schedule is None else as_schedule(schedule)
         if schedule is not None:   # a schedule that gives a bad rate now is refused, not installed
-            self._core.lr = _scheduled_lr(schedule, self._core.step_count)
+            self._core.lr = _scheduled_lr(schedule, self._core.step_count, self.net.dtype)
         self._schedule = schedule
 
-    def _apply_schedule(self):
-        if self._schedule is not None:
-            self._core.lr = _scheduled_lr(self._schedule, self._core.step_count)
+    def _scheduled(self, update, *args):
+        """update(*args) at the schedule's rate; a refused update (a bad label, a bad rate)
+        leaves opt.lr as it was, like everything else."""
+        if self._schedule is None:
+            return update(*args)
+        previous = self._core.lr
+        try:
+            self._core.lr = _scheduled_lr(self._schedule, self._core.step_count, self.net.dtype)
+            return update(*args)
+        except BaseException:
+            self._core.lr = previous
+            raise
 
     @property
     def step_count(self) -> int:
@@ -232,8 +262,7 @@ class Optimizer:
     # -- stepping --------------------------------------------------------------------------------
     def step(self) -> None:
         """One update from the gradients as they are."""
-        self._apply_schedule()
-        self._core.step()
+        self._scheduled(self._core.step)
 
     def zero_grad(self) -> None:
         self.net.zero_grad()
@@ -242,8 +271,7 @@ class Optimizer:
         if not isinstance(loss_fn, Loss):
             raise TypeError(f"train_step takes a mlpc loss (mlpc.SoftmaxCrossEntropy, ...), "
                             f"got {type(loss_fn).__name__}")
-        self._apply_schedule()
-        return core_net.train_step(x, targets, loss_fn.kind, self._core)
+        return self._scheduled(core_net.train_step, x, targets, loss_fn.kind, self._core)
 
     # -- saving ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -270,7 +298,8 @@ class Optimizer:
             raise KeyError(f"{name} state dict: missing {missing}, unexpected {unexpected}")
         if "nesterov" not in self._fields and _flag("nesterov", d["nesterov"]):
             raise ValueError(f"{name} has no Nesterov variant, got nesterov=True")
-        config = self._checked({field: d[field] for field in self._config_fields()})
+        config = self._checked({field: d[field] for field in self._config_fields()},
+                               self.net.dtype)
         step = _step_count("step", d["step"])
         state = self._checked_state(d["state"])
         c = self._core   # everything checked: from here on nothing can fail
@@ -338,7 +367,7 @@ class AdaGrad(Optimizer):
     _kind = _core.OPT_ADAGRAD
     _fields = ("eps",)
     _squares = (0,)
-    eps = _setting("eps", ">= 0, added to √G")
+    eps = _setting("eps", "> 0, added to √G")
 
     def __init__(self, net: Any, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
                  **options: Any) -> None:
@@ -353,7 +382,7 @@ class RMSProp(Optimizer):
     _fields = ("alpha", "eps", "momentum")
     _squares = (0,)
     alpha = _setting("alpha", "smoothing constant α in [0, 1)")
-    eps = _setting("eps", ">= 0, added to √v")
+    eps = _setting("eps", "> 0, added to √v")
     momentum = _setting("momentum", "μ in [0, 1)")
 
     def __init__(self, net: Any, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
@@ -369,7 +398,7 @@ class Adam(Optimizer):
     _kind = _core.OPT_ADAM
     _fields = ("beta1", "beta2", "eps", "amsgrad")
     _squares = (1, 2)
-    eps = _setting("eps", ">= 0, added to √v̂")
+    eps = _setting("eps", "> 0, added to √v̂")
     amsgrad = _setting("amsgrad", "True: use the running maximum of v")
 
     def __init__(self, net: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

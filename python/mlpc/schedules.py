@@ -81,7 +81,10 @@ def _real(name, value):
     """Return ``value`` as a float, rejecting non-numbers, NaN and infinity."""
     if not _is_number(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:   # an int beyond float range (10**400)
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return value

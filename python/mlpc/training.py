@@ -40,6 +40,9 @@ Non-finite costs
     that gave a finite cost). When only the gradient norm is non-finite, the update used bad
     gradients: fit restores the state before that step (unless it holds non-finite values).
     Either way it raises FloatingPointError naming the failing step and the restored state.
+    Divergence that stays finite (float64 parameters can grow to 1e176 with finite costs) is
+    caught the same way: a cost above ``DIVERGENCE`` (1e6) times max(1, the first step's cost
+    in this fit call) is treated as a non-finite cost.
     The optimizer's internal
     state (momenta, step count) is NOT rolled back: make a new optimizer (or load a saved state)
     before training further.
@@ -48,8 +51,10 @@ Callbacks
     Any object with some of these methods (subclass Callback to get no-op defaults):
     ``on_train_begin(fit)`` with the FitState (net, loss_fn, optimizer, history, epochs, ...);
     ``on_step_end(step, info)`` after every update, step counted from 0 within this fit call,
-    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm"}; layer.output and
-    layer.grad_output still hold that batch's values. Returning True stops training after this
+    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
+    (params_before: a read-only copy of the flat parameter block before this update, the one
+    fit keeps against non-finite costs; parameters minus it is the update just made);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops training after this
     step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
@@ -282,7 +287,10 @@ class FitState:
                 f"steps_per_epoch={self.steps_per_epoch})")
 
 
-# -- protection against non-finite costs -----------------------------------------------------------
+# -- protection against non-finite costs and divergence --------------------------------------------
+DIVERGENCE = 1e6   # a cost above this many times the first step's (or 1) means divergence
+
+
 class _Snapshots:
     """Two alternating copies of the network's state (parameters, running statistics, dropout
     generators), taken before each step: one np.copyto of the flat parameter block a step."""
@@ -295,6 +303,9 @@ class _Snapshots:
         self.dropout = [layer._index for _, layer in net.named_layers()
                         if isinstance(layer, Dropout)]
         self.params = [np.empty_like(self.flat), np.empty_like(self.flat)]
+        self.readonly = [p.view() for p in self.params]     # what callbacks see of them
+        for view in self.readonly:
+            view.flags.writeable = False
         self.buffer_copies = [[np.empty_like(b) for b in self.buffers] for _ in range(2)]
         self.rng = [None, None]
         self.steps = [None, None]
@@ -362,14 +373,16 @@ def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
     validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
     schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
     callbacks: Callback objects (EarlyStopping, Recorder, your own).
-    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
-    per epoch when stderr is not a terminal); False = never.
+    progress: None or True (the same) = a progress bar: live in a Jupyter notebook (an output
+    updated in place) and on a terminal (stderr, redrawn with "\\r"), one line per epoch on
+    stderr when it is a pipe or a file; False = nothing (mlpc.progress says exactly how).
     train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
     "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
     eval_batch_size: batch size of those evaluations.
 
     Training runs in training mode; the network's previous mode is restored at the end. A NaN or
-    infinite cost raises FloatingPointError with the network restored (module docstring).
+    infinite cost, or one above 1e6 × max(1, the first step's cost), raises FloatingPointError
+    with the network restored (module docstring).
     """
     from .optim import Optimizer
     _check_net(net, loss_fn)
@@ -439,9 +452,16 @@ def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
                 snapshots.save(step)
                 cost = net.train_step(xb, yb, loss_fn, optimizer)
                 grad_norm = optimizer.last_grad_norm
-                if not (math.isfinite(cost) and math.isfinite(grad_norm)):
-                    restored = snapshots.restore(step, math.isfinite(cost))
+                if step == 0:
+                    first_cost = cost
+                # a cost that stays finite while it grows without bound is as bad as inf
+                bad_cost = not math.isfinite(cost) or \
+                    cost > DIVERGENCE * max(abs(first_cost), 1.0)
+                if bad_cost or not math.isfinite(grad_norm):
+                    restored = snapshots.restore(step, not bad_cost)
                     what = f"cost is {cost}" if not math.isfinite(cost) else \
+                        f"cost is {cost:.6g}, more than {DIVERGENCE:g} times the first step's " \
+                        f"cost {first_cost:.6g} (or 1): the run diverges" if bad_cost else \
                         f"gradient norm is {grad_norm} (cost {cost})"
                     raise FloatingPointError(
                         f"training stopped at step {step} (epoch {epoch + 1}, batch {b + 1} of "
@@ -459,7 +479,8 @@ def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
                     counted += k
                 history._add_step(cost, optimizer.lr, grad_norm)
                 info = {"epoch": epoch, "batch": b, "batch_size": m, "cost": cost,
-                        "lr": optimizer.lr, "grad_norm": grad_norm}
+                        "lr": optimizer.lr, "grad_norm": grad_norm,
+                        "params_before": snapshots.readonly[step % 2]}
                 stop = _call(callbacks, "on_step_end", step, info) or state.stop
                 if bar is not None:
                     bar.update(m, cost=cost_sum / seen,
