@@ -52,6 +52,7 @@ SOURCE_GRAD: int
 SOURCE_GRAD_OUTPUT: int
 SOURCE_OUTPUT: int
 SOURCE_PARAM: int
+SOURCE_UPDATE: int
 
 _Array = NDArray[Any]
 
@@ -62,6 +63,8 @@ def activation(kind: int, x: ArrayLike, alpha: float, /) -> tuple[_Array, _Array
 def loss(kind: int, scores: ArrayLike, targets: ArrayLike, /) -> tuple[float, _Array]: ...
 def moments(x: ArrayLike, bins: int = ..., lo: float = ..., hi: float = ..., /) -> tuple[_Array, Optional[_Array]]: ...
 def softmax(scores: ArrayLike, /) -> _Array: ...
+def line_costs(net: Net, X: ArrayLike, targets: ArrayLike, kind: int, tensor: int, start: int,
+               index: Any, value: Any, steps: Any, /) -> tuple[float, _Array, _Array, _Array]: ...
 
 class Net:
     training: bool
