@@ -400,7 +400,7 @@ def test_line_costs_evaluates_the_perturbed_points():
     W = net[0].weight
     W0, X0 = W.copy(), X.copy()
     start, index, value = np.array([0, 2, 3]), np.array([1, 7, 4]), np.array([0.5, -1.0, 2.0])
-    steps = rng.normal(size=(2, 3)) * 1e-2
+    steps = rng.normal(size=(2, 3))   # large enough to move some ReLU inputs across 0
     base, costs, radius, crossed = _core.line_costs(net._core, X, y, loss_fn.kind, 0, start,
                                                     index, value, steps)
     np.testing.assert_array_equal(W, W0)
@@ -413,7 +413,7 @@ def test_line_costs_evaluates_the_perturbed_points():
             sl = slice(start[d], start[d + 1])
             flat[index[sl]] += steps[d, k] * value[sl]
             assert costs[d, k] == net.cost(X, y, loss_fn)
-            z = net[0].output
+            z = np.array(net[0].output)
             W[...] = W0
             net(X)
             assert crossed[d, k] == bool(np.any((z > 0) != (net[0].output > 0)))
