@@ -72,3 +72,30 @@ def test_notebook_runs(path, kernel_name):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+
+
+def test_figures_show_once_in_a_notebook(kernel_name):
+    """Jupyter's inline backend shows every figure pyplot knows at the end of a cell, and a
+    Figure that is the cell's value once more: mlpc's figures must appear exactly once."""
+    cells = [
+        f"import sys\nsys.path.insert(0, {MLPC_PARENT!r})\nimport numpy as np\nimport mlpc\n"
+        f"import mlpc.plot\nrng = np.random.default_rng(0)\n"
+        f"X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)\n"
+        f"net = mlpc.Sequential(mlpc.Linear(5, 3), seed=0)\n"
+        f"h = mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=2, "
+        f"batch_size=10, progress=False)",
+        "h.plot()",                                              # a Figure as the cell's value
+        "fig = mlpc.plot.line_plot(None, {'a': [1.0, 2.0]})",    # assigned: not shown
+        "fig",                                                   # shown when asked
+        "from mlpc.experiments import EXPERIMENTS\n"
+        "r = EXPERIMENTS['gradient_bounds'](quick=True)\nr.plot()",   # each figure once
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbclient.NotebookClient(nb, kernel_name=kernel_name, timeout=120).execute()
+
+    def images(cell):
+        assert not [o for o in cell.outputs if o.output_type == "error"]
+        return sum("image/png" in o.get("data", {}) for o in cell.outputs)
+
+    assert [images(c) for c in nb.cells] == [0, 1, 0, 1, 2]

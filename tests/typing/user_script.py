@@ -27,7 +27,9 @@ def quick_start() -> float:
     output, grad_output = net[1].output, net[1].grad_output
     assert output is not None and grad_output is not None
     print(output.mean(), grad_output.std(), dX.shape)
-    errors: dict[str, float] = mlpc.gradcheck(net, loss_fn, X[:4], y[:4])
+    result = mlpc.gradcheck(net, loss_fn, X[:4], y[:4])
+    errors: dict[str, float] = dict(result)
+    assert result.passed
     print(max(errors.values()))
     return cost
 
