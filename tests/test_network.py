@@ -624,9 +624,8 @@ def test_a_failed_construction_draws_no_seeds():
     np.testing.assert_array_equal(a(np.ones((3, 4))), b(np.ones((3, 4))))
 
 
-def test_deepcopy_is_copy_and_pickle_says_what_to_use():
+def test_deepcopy_is_copy():
     import copy
-    import pickle
     net = mlpc.Sequential(mlpc.Linear(4, 6), mlpc.BatchNorm(6), mlpc.Dropout(0.3),
                           mlpc.Linear(6, 3), dtype="float64", seed=2)
     X, _ = batch()
@@ -636,8 +635,6 @@ def test_deepcopy_is_copy_and_pickle_says_what_to_use():
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(twin.state_dict()[name], value)
     np.testing.assert_array_equal(twin(X), net(X))      # the dropout stream too
-    with pytest.raises(TypeError, match=r"net\.save\(path\).*mlpc\.load\(path\).*net\.copy\(\)"):
-        pickle.dumps(net)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -16,7 +16,7 @@ import reference as ref  # noqa: E402
 import mlpc  # noqa: E402
 from mlpc import data  # noqa: E402
 from mlpc.training import fit, evaluate, History, Callback, EarlyStopping  # noqa: E402
-from mlpc.progress import ProgressBar, enabled  # noqa: E402
+from mlpc.progress import ProgressBar, enabled, where  # noqa: E402
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -324,7 +324,10 @@ def test_bad_inputs_and_targets_are_refused_before_the_first_step():
     cases = [
         (dict(X=X_nan), ValueError, r"X holds NaN or infinity \(first at \(37, 2\)\)"),
         (dict(y=bad_y), ValueError, r"y: class labels must be in \[0, 3\) .* got 7 at row 45"),
-        (dict(y=y.astype(float)), TypeError, "class labels must be integers"),
+        (dict(y=y.astype(float) + 0.5), ValueError,
+         r"y: float class labels must be whole numbers in \[0, 3\) .* got \d\.5 at row 0"),
+        (dict(y=y[:, None]), ValueError, r"y: class labels must have shape \(\d+,\), got a column"),
+        (dict(y=y.astype(str)), TypeError, "class labels must be integers"),
         (dict(validation_data=(X, y + 3)), ValueError, "validation y: class labels"),
         (dict(validation_data=(X, np.eye(4)[y])), ValueError,
          r"validation y: expected shape \(48, 3\) .* got \(48, 4\)"),
@@ -450,8 +453,12 @@ def test_progress_bar_output(capsys):
     assert lines[0].startswith("epoch 1/2") and lines[1].startswith("epoch 2/2")
     assert "cost" in lines[0] and "acc" in lines[0] and "/s" in lines[0] and "40/40" in lines[0]
     fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=10, progress=False)
-    fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=10)   # None: not a TTY
     assert capsys.readouterr().err == ""
+    fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=2, batch_size=10)   # the default: on
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line[:9] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    with pytest.raises(TypeError, match="progress"):
+        fit(net, loss, mlpc.SGD(net, 0.1), X, y, progress="yes")
 
 
 def test_progress_bar_on_a_terminal():
@@ -463,8 +470,9 @@ def test_progress_bar_on_a_terminal():
     text = stream.getvalue()
     assert text.count("\r") == 5 and text.endswith("\n")
     assert "100/100" in text and "cost 0.25" in text and "acc 75.00%" in text
-    assert enabled(True) and not enabled(False)
-    assert not enabled(None, io.StringIO())
+    assert enabled(True) and enabled(None) and not enabled(False) and not enabled(0)
+    assert where(io.StringIO()) == "lines"
+    assert ProgressBar(1, stream=io.StringIO()).mode == "lines"
 
 
 @pytest.mark.parametrize("loss", ["cross-entropy", "mse"])

@@ -274,13 +274,13 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
 
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
 {
-    if (!net->forward_done || (!dy && !net->loss_done)) return MLPC_ESTATE;
+    if (!net->forward_done || !net->input || (!dy && !net->loss_done)) return MLPC_ESTATE;
     if (dy) {
         memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
         net->loss_done = 0;          /* the slot no longer holds a loss gradient */
     }
-    int rc = DISPATCH(backward, net, need_dx);
+    int rc = DISPATCH(backward, net, need_dx, 1);
     net->backward_done = rc == MLPC_OK;
     return rc;
 }
@@ -306,42 +306,54 @@ double mlpc_net_grad_norm(const mlpc_net *net)
 }
 
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
-                      size_t bins, double *stats, int64_t *counts)
+                      size_t bins, double saturation, const void *before, double *stats,
+                      int64_t *counts)
 {
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
         int on_layer = src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT;
-        int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD;
+        int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD ||
+                        src->kind == MLPC_SOURCE_UPDATE;
         if (!(on_layer && src->index < net->nlayers) && !(on_tensor && src->index < net->ntensors))
             return MLPC_EINVAL;
         /* a histogram needs bins that fit the kernel and a finite width (hi − lo = inf would
          * put every value in the last bin) */
         int histogram = src->lo < src->hi;
-        if (histogram && (bins == 0 || bins > INT32_MAX - 1 || !isfinite(src->hi - src->lo)))
+        if (histogram && src->kind == MLPC_SOURCE_UPDATE) return MLPC_EINVAL;   /* moments only */
+        if (histogram && (bins == 0 || bins > INT32_MAX - 3 || !isfinite(src->hi - src->lo)))
             return MLPC_EINVAL;
     }
+    if (isnan(saturation)) return MLPC_EINVAL;
     size_t k = 0;
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
-        const void *x = NULL;
+        const void *x = NULL, *minus = NULL;
         size_t n = 0;
-        if (src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD) {
+        if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
+            if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
+                x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
+                                                    : mlpc_net_grad_output(net, src->index);
+                n = net->N * net->layers[src->index].out;
+            }
+        } else if (src->kind != MLPC_SOURCE_UPDATE || before) {
             const mlpc_tensor *T = &net->tensors[src->index];
-            const char *block = src->kind == MLPC_SOURCE_PARAM ? net->params : net->grads;
+            const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
             x = block + T->offset * net->elsize;
+            if (src->kind == MLPC_SOURCE_UPDATE)
+                minus = (const char *)before + T->offset * net->elsize;
             n = T->size;
-        } else if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
-            x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
-                                                : mlpc_net_grad_output(net, src->index);
-            n = net->N * net->layers[src->index].out;
         }
-        int64_t *hist = src->lo < src->hi ? counts + bins * k++ : NULL;
+        double *st = stats + MLPC_STATS * s;
+        int64_t *hist = src->lo < src->hi ? counts + (bins + 2) * k++ : NULL;
         if (!x) {
-            for (int j = 0; j < 4; j++) stats[4 * s + j] = NAN;
-            if (hist) memset(hist, 0, bins * sizeof *hist);
+            for (int j = 0; j < MLPC_STATS; j++) st[j] = NAN;
+            if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
             continue;
         }
-        DISPATCH(mlpc_moments, stats + 4 * s, x, n);
+        if (minus)
+            DISPATCH(mlpc_moments_of_difference, st, x, minus, n, saturation);
+        else
+            DISPATCH(mlpc_moments, st, x, n, saturation);
         if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
     }
     return MLPC_OK;
@@ -353,6 +365,12 @@ void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
              net->nparams, cfg);
 }
 
+/* Passes over memory per step: forward, one per layer (batch norm: mean, variance, x̂, affine);
+ * the loss, one over the scores; backward, one per layer, whose first write to each parameter
+ * gradient overwrites it (no zero_grad pass); the update, one pass over parameters, gradients
+ * and optimizer state that also sums the gradient norm. Extra: one over the weights when l2 > 0
+ * (its gradient 2λW), and one to three over the gradients when clipping (the norm must be known
+ * before the update: norm, clamp, rescale). */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
@@ -360,11 +378,13 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
     if (!batch_fits(net, N)) return MLPC_EBATCH;
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
-    mlpc_net_zero_grad(net);
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
-    if (!rc) rc = DISPATCH(backward, net, 0);
+    if (!rc) rc = DISPATCH(backward, net, 0, 0);   /* overwrites the gradients: no zero_grad */
     net->backward_done = rc == MLPC_OK;
+    /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
+     * pass of its own (the caller may change or free x once the call returns) */
+    net->input = NULL;
     if (rc) return rc;
     *cost += mlpc_net_penalty(net);
     mlpc_net_optim_step(net, state, cfg);

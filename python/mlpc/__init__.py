@@ -7,6 +7,7 @@
     cost = net.train_step(X, y, loss_fn, opt)
 """
 import os as _os
+import sys as _sys
 import warnings as _warnings
 
 import numpy as _np
@@ -20,19 +21,34 @@ from .blocks import BatchNorm, LayerNorm, Dropout, Residual
 from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, GradcheckResult
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
+from .tensorboard import TensorBoard
+from .lr_range import lr_find
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
-from . import init, schedules, testing, data, plot, training, serialize
+from . import init, schedules, testing, data, plot, training, serialize, tensorboard
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "manual_seed", "set_num_threads", "get_num_threads",
+    "Layer", "Linear", "Activation", "Identity", "Step", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU", "Swish", "Softsign", "GLU", "ReGLU",
+    "GEGLU", "SwiGLU", "ACTIVATIONS", "BatchNorm", "LayerNorm", "Dropout", "Residual",
+    "Sequential", "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MSELoss", "softmax",
+    "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value",
+    "gradcheck", "fit", "evaluate", "History", "Callback", "EarlyStopping", "Recorder",
+    "TensorBoard", "lr_find",
+    "save", "load", "save_optimizer", "load_optimizer", "from_torch", "ModelFileError",
+    "init", "schedules", "testing", "data", "plot", "training", "serialize", "tensorboard",
+]
 
 
 _MAX_THREADS = 2**31 - 1   # the core passes the count to OpenBLAS as a C int
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Number of threads OpenBLAS uses for mlpc's matrix products: an int >= 1. OpenBLAS caps it
     at the number of threads it was built for; get_num_threads() tells the number in use."""
     if isinstance(n, (bool, _np.bool_)) or not isinstance(n, (int, _np.integer)):
@@ -42,7 +58,7 @@ def set_num_threads(n):
     _core.set_num_threads(min(int(n), _MAX_THREADS))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
@@ -59,9 +75,27 @@ def _threads_from_environment():
         n = 0
     if n < 1:
         _warnings.warn(f"MLPC_NUM_THREADS must be an int >= 1, got {value!r}: ignored, mlpc "
-                       f"uses its default number of threads", RuntimeWarning, stacklevel=2)
+                       f"uses its default number of threads", RuntimeWarning,
+                       stacklevel=_importer_stacklevel())
         return None
     return n
+
+
+def _importer_stacklevel():
+    """The warnings.warn stacklevel, for its caller here, of the code that imported mlpc: frames
+    in this package and in the import system are passed over (warnings skips importlib's
+    frames itself, so they are not counted)."""
+    package = _os.path.dirname(_os.path.abspath(__file__))
+    frame, level = _sys._getframe(2), 1   # the warning's caller's caller
+    while frame is not None:
+        name = frame.f_code.co_filename
+        internal = "importlib" in name and "_bootstrap" in name
+        if not internal:
+            level += 1
+            if not _os.path.abspath(name).startswith(package + _os.sep):
+                return level
+        frame = frame.f_back
+    return level
 
 
 # One OpenBLAS thread by default. The GEMMs of teaching-size networks gain little from more

@@ -15,9 +15,13 @@ an attribute (opt.momentum, opt.betas, opt.clip_norm, ...) that is checked when 
 constructor checks it, and written through to the C config; assigning anything else raises
 AttributeError.
 """
+from __future__ import annotations
+
 import inspect
 import numbers
 from collections.abc import Mapping
+
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -25,6 +29,8 @@ from . import _core
 from ._limits import in_dtype
 from .losses import Loss
 from .schedules import _real, as_schedule
+
+ScheduleLike = Union[float, Callable[[int], float], None]
 
 
 # -- checks, one per kind of setting: shared by the constructors, attribute assignment and
@@ -143,13 +149,14 @@ def _arguments(function):
 class Optimizer:
     """Base class: the C state, the settings, lr/schedule handling, state_dict."""
 
-    _kind = None
-    _fields = ()    # the C config fields the rule uses besides lr and _COMMON: repr, state_dict
-    _squares = ()   # rows of the state holding sums or averages of g²: never negative
+    _kind: int
+    _fields: tuple[str, ...] = ()    # the C config fields the rule uses besides lr and _COMMON: repr, state_dict
+    _squares: tuple[int, ...] = ()   # rows of the state holding sums or averages of g²: never negative
     _attributes = ("net", "_core", "_schedule")   # the only plain attributes (see __setattr__)
 
-    def __init__(self, net, lr, fields, schedule=None, clip_norm=None, clip_value=None,
-                 decay_all=False, **unknown):
+    def __init__(self, net: Any, lr: float, fields: dict[str, Any], schedule: ScheduleLike = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 decay_all: bool = False, **unknown: Any) -> None:
         if unknown:
             self._refuse(unknown)
         self.net = _check_net(type(self).__name__, net)
@@ -199,7 +206,7 @@ class Optimizer:
     clip_norm = _setting("clip_norm", "> 0: clip the global gradient norm; 0 (or None): off")
     clip_value = _setting("clip_value", "> 0: clamp each gradient entry; 0 (or None): off")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         # Without this, adam.momentum = 0.9 or opt.weight_decy = 0 would make a Python attribute
         # that no update ever reads.
         cls = type(self)
@@ -212,19 +219,19 @@ class Optimizer:
 
     # -- learning rate -------------------------------------------------------------------------
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self._core.lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         self._core.lr = _check_field("lr", value, self.net.dtype)
 
     @property
-    def schedule(self):
+    def schedule(self) -> Optional[Callable[[int], float]]:
         return self._schedule
 
     @schedule.setter
-    def schedule(self, schedule):
+    def schedule(self, schedule: ScheduleLike) -> None:
         schedule = None if schedule is None else as_schedule(schedule)
         if schedule is not None:   # a schedule that gives a bad rate now is refused, not installed
             self._core.lr = _scheduled_lr(schedule, self._core.step_count, self.net.dtype)
@@ -244,20 +251,20 @@ class Optimizer:
             raise
 
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         return self._core.step_count
 
     @property
-    def last_grad_norm(self):
+    def last_grad_norm(self) -> float:
         """The global gradient norm at the last step, before clipping."""
         return self._core.last_grad_norm
 
     # -- stepping --------------------------------------------------------------------------------
-    def step(self):
+    def step(self) -> None:
         """One update from the gradients as they are."""
         self._scheduled(self._core.step)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.net.zero_grad()
 
     def _train_step(self, core_net, x, targets, loss_fn):
@@ -267,7 +274,7 @@ class Optimizer:
         return self._scheduled(core_net.train_step, x, targets, loss_fn.kind, self._core)
 
     # -- saving ----------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Plain numbers and NumPy arrays: the step count, hyper-parameters, state buffers.
         nesterov is in every rule's dict (always False outside SGD): saved files keep one
         format."""
@@ -276,7 +283,7 @@ class Optimizer:
         d.update(self._config())
         return d
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: Mapping[str, Any]) -> None:
         """Restore what state_dict gave. Every field is checked as the constructor checks it,
         and nothing is applied unless all of them pass."""
         name = type(self).__name__
@@ -321,10 +328,22 @@ class Optimizer:
                                  f"values >= 0, got {state[row].min()}")
         return state
 
-    def __repr__(self):
+    def __reduce_ex__(self, protocol):   # pickle: through the optimizer file format
+        from .serialize import reduce_optimizer
+        return reduce_optimizer(self)
+
+    def __repr__(self) -> str:
+        """Every setting that changes the update: the rule's own, then weight decay, clipping and
+        the schedule when they are on (decay_all when weight decay is)."""
         config = self._config()
-        args = ", ".join(f"{n}={config[n]}" for n in ("lr",) + self._fields)
-        return f"{type(self).__name__}({args})"
+        shown = list(("lr",) + self._fields)
+        if config["weight_decay"]:
+            shown += ["weight_decay"] + (["decay_all"] if config["decay_all"] else [])
+        shown += [n for n in ("clip_norm", "clip_value") if config[n]]
+        args = [f"{n}={config[n]}" for n in shown]
+        if self._schedule is not None:
+            args.append(f"schedule={self._schedule!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 class SGD(Optimizer):
@@ -338,7 +357,8 @@ class SGD(Optimizer):
     momentum = _setting("momentum", "μ in [0, 1)")
     nesterov = _setting("nesterov", "Nesterov momentum (needs momentum > 0)")
 
-    def __init__(self, net, lr, momentum=0.0, nesterov=False, weight_decay=0.0, **options):
+    def __init__(self, net: Any, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, **options: Any) -> None:
         super().__init__(net, lr, dict(momentum=momentum, nesterov=nesterov,
                                        weight_decay=weight_decay), **options)
 
@@ -357,7 +377,8 @@ class AdaGrad(Optimizer):
     _squares = (0,)
     eps = _setting("eps", "> 0, added to √G")
 
-    def __init__(self, net, lr=0.01, eps=1e-10, weight_decay=0.0, **options):
+    def __init__(self, net: Any, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
+                 **options: Any) -> None:
         super().__init__(net, lr, dict(eps=eps, weight_decay=weight_decay), **options)
 
 
@@ -372,8 +393,8 @@ class RMSProp(Optimizer):
     eps = _setting("eps", "> 0, added to √v")
     momentum = _setting("momentum", "μ in [0, 1)")
 
-    def __init__(self, net, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
-                 **options):
+    def __init__(self, net: Any, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0, **options: Any) -> None:
         super().__init__(net, lr, dict(alpha=alpha, eps=eps, momentum=momentum,
                                        weight_decay=weight_decay), **options)
 
@@ -388,18 +409,19 @@ class Adam(Optimizer):
     eps = _setting("eps", "> 0, added to √v̂")
     amsgrad = _setting("amsgrad", "True: use the running maximum of v")
 
-    def __init__(self, net, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, **options):
+    def __init__(self, net: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 **options: Any) -> None:
         super().__init__(net, lr, dict(**_betas(betas), eps=eps, weight_decay=weight_decay,
                                        amsgrad=amsgrad), **options)
 
     @property
-    def betas(self):
+    def betas(self) -> tuple[float, float]:
         """(β₁, β₂), each in [0, 1)."""
         return (self._core.beta1, self._core.beta2)
 
     @betas.setter
-    def betas(self, betas):
+    def betas(self, betas: tuple[float, float]) -> None:
         self._configure(_betas(betas))
 
 
@@ -408,12 +430,13 @@ class AdamW(Adam):
 
     _kind = _core.OPT_ADAMW
 
-    def __init__(self, net, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
-                 amsgrad=False, **options):
+    def __init__(self, net: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
+                 **options: Any) -> None:
         super().__init__(net, lr, betas, eps, weight_decay, amsgrad, **options)
 
 
-def clip_grad_norm(net, max_norm):
+def clip_grad_norm(net: Any, max_norm: float) -> float:
     """Rescale all gradients so their global L2 norm is at most max_norm; returns the norm
     before clipping."""
     _check_net("clip_grad_norm", net)
@@ -426,7 +449,7 @@ def clip_grad_norm(net, max_norm):
     return norm
 
 
-def clip_grad_value(net, clip):
+def clip_grad_value(net: Any, clip: float) -> None:
     """Clamp every gradient entry to [−clip, clip]."""
     _check_net("clip_grad_value", net)
     clip = _positive("clip", clip, allow_zero=False)

@@ -44,6 +44,9 @@ Writing goes to a temporary file in the same folder, created with the usual perm
 0666 less the umask, as np.savez would), renamed over `path`, so an interrupted save leaves no
 torn file behind. The round trip is bit-exact.
 """
+from __future__ import annotations
+
+import io
 import json
 import math
 import os
@@ -51,12 +54,17 @@ import secrets
 import sys
 import zipfile
 
+from typing import Any, BinaryIO, Mapping, Optional, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import layers as _layers
 from . import blocks as _blocks
 from . import optim as _optim
 from .network import Sequential
+
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 __all__ = ["save", "load", "save_optimizer", "load_optimizer", "load_extra", "ModelFileError",
            "to_torch", "from_torch", "FORMAT_VERSION"]
@@ -208,6 +216,9 @@ def _create_temp(path, directory):
 
 
 def _write_npz(path, arrays):
+    if hasattr(path, "write"):   # a binary file object (pickling writes to memory)
+        np.savez(path, **arrays)
+        return
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a folder (give a file name)")
@@ -424,7 +435,8 @@ def _optimizer_description(optimizer):
     return desc, np.array(state)
 
 
-def save(net, path, optimizer=None, extra=None):
+def save(net: Sequential, path: PathOrFile, optimizer: Optional[_optim.Optimizer] = None,
+         extra: Optional[Mapping[str, Any]] = None) -> None:
     """Write `net` (architecture, dtype, l2, mode, parameters, running statistics, dropout
     generator states) to the .npz file `path`, optionally with `optimizer`'s state and `extra`
     arrays ({name: array}, read back with load_extra). Format: see the module docstring."""
@@ -505,7 +517,7 @@ def _check_model_entries(archive, header):
             raise archive.error(f"unexpected entry {key!r}")
 
 
-def load(path):
+def load(path: PathOrFile) -> Sequential:
     """The network saved at `path` (see save), built fresh, with the saved mode (train/eval).
     Raises FileNotFoundError, or ModelFileError (a ValueError) naming what is wrong."""
     with _Archive(path, "model") as archive:
@@ -581,7 +593,7 @@ def _build_network(path, header):
     return net
 
 
-def load_extra(path):
+def load_extra(path: PathOrFile) -> dict[str, NDArray[Any]]:
     """The `extra` arrays saved with a model ({name: array})."""
     with _Archive(path, "model") as archive:
         _check_model_header(path, archive.header)
@@ -603,7 +615,7 @@ _OPTIMIZERS = {cls.__name__: cls for cls in (_optim.SGD, _optim.AdaGrad, _optim.
                                               _optim.Adam, _optim.AdamW)}
 
 
-def save_optimizer(optimizer, path):
+def save_optimizer(optimizer: _optim.Optimizer, path: PathOrFile) -> None:
     """Write an optimizer's type, hyper-parameters, step count and state to the .npz `path`
     (its schedule, a Python callable, is not saved)."""
     if not isinstance(optimizer, _optim.Optimizer):
@@ -613,7 +625,7 @@ def save_optimizer(optimizer, path):
     _write_npz(path, {"header": np.array(json.dumps(header)), "optimizer/state": state})
 
 
-def load_optimizer(path, net):
+def load_optimizer(path: PathOrFile, net: Sequential) -> _optim.Optimizer:
     """A new optimizer for `net` with the type, hyper-parameters, step count and state saved
     at `path` (by save_optimizer, or by save(..., optimizer=...)). Set its schedule again if
     it had one. Raises FileNotFoundError, or ModelFileError naming what is wrong (also for a
@@ -677,6 +689,44 @@ def _optimizer_from(path, desc, net):
         raise ModelFileError(f"{path}: invalid optimizer description: {e}") from None
 
 
+# -- pickling --------------------------------------------------------------------------------------
+# pickle.dumps(net) writes the model file above into memory and pickle.loads reads it back with
+# every check load() makes: values and mode round-trip bit-exactly, and a tampered pickle of a
+# network is a ModelFileError rather than a half-built network. An optimizer pickles as its
+# network (pickle's memo keeps them together) plus its state file and its schedule.
+def _file_bytes(write, obj):
+    buffer = io.BytesIO()
+    write(obj, buffer)
+    return buffer.getvalue()
+
+
+def reduce_network(net):
+    """Sequential.__reduce_ex__: (reconstructor, arguments)."""
+    if net._core is None and net._outer() is None:
+        raise TypeError("an unbuilt mlpc.Sequential cannot be pickled (it holds no values yet): "
+                        "run a forward pass first, or pickle the layers' constructor arguments")
+    return _network_from_bytes, (_file_bytes(save, net),)
+
+
+def _network_from_bytes(data):
+    return load(io.BytesIO(data))
+
+
+def reduce_optimizer(optimizer):
+    """Optimizer.__reduce_ex__: (reconstructor, arguments)."""
+    return _optimizer_from_bytes, (optimizer.net, _file_bytes(save_optimizer, optimizer),
+                                   optimizer.schedule)
+
+
+def _optimizer_from_bytes(net, data, schedule):
+    optimizer = load_optimizer(io.BytesIO(data), net)
+    if schedule is not None:
+        lr = optimizer.lr             # the rate of the last step; the schedule sets the next one
+        optimizer.schedule = schedule
+        optimizer.lr = lr
+    return optimizer
+
+
 # -- PyTorch ---------------------------------------------------------------------------------------
 def _torch():
     try:
@@ -709,7 +759,7 @@ def _residual_class(torch):
     return _TORCH_RESIDUAL
 
 
-def to_torch(net):
+def to_torch(net: Sequential) -> Any:
     """A torch.nn.Sequential computing the same function, with copies of the parameters and
     running statistics, in the network's dtype and mode. Supported: Linear, the activations
     torch has (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus, SiLU,
@@ -786,7 +836,7 @@ def to_torch(net):
     return module
 
 
-def from_torch(module, dtype=None, l2=0.0):
+def from_torch(module: Any, dtype: Optional[str] = None, l2: float = 0.0) -> Sequential:
     """A mlpc.Sequential computing the same function as a torch module: a torch.nn.Sequential
     (nested ones are flattened) or a single module of the kinds to_torch produces — Linear,
     Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus (beta 1),

@@ -51,23 +51,35 @@ Callbacks
     Any object with some of these methods (subclass Callback to get no-op defaults):
     ``on_train_begin(fit)`` with the FitState (net, loss_fn, optimizer, history, epochs, ...);
     ``on_step_end(step, info)`` after every update, step counted from 0 within this fit call,
-    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm"}; layer.output and
-    layer.grad_output still hold that batch's values. Returning True stops training after this
-    step (the epoch's metrics are still computed);
+    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
+    (params_before: a read-only copy of the flat parameter block before this update, the one
+    fit keeps against non-finite costs; parameters minus it is the update just made);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops
+    training after this step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
     ``on_train_end(fit)`` after the last epoch (not when fit raises).
     Callbacks run in the order given.
 """
+from __future__ import annotations
+
 import math
 import time
 
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
 import numpy as np
+from numpy.typing import NDArray
+
+# array-likes are annotated Any: the functions take anything np.asarray does, checked at run time
 
 from .blocks import BatchNorm, Dropout
 from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
 from .network import Sequential, _mode
 from .progress import ProgressBar, enabled as _progress_enabled
+
+if TYPE_CHECKING:
+    from .optim import Optimizer
 
 __all__ = ["fit", "evaluate", "History", "FitState", "Callback", "EarlyStopping"]
 
@@ -110,6 +122,13 @@ def _check_targets(net, loss_fn, y, what="targets"):
     found by the core in the middle of an epoch would stop fit with the network half trained."""
     K = net.out_features
     if isinstance(loss_fn, SoftmaxCrossEntropy) and y.ndim == 1:
+        if y.dtype.kind == "f":   # a CSV or pandas float column: whole numbers are labels
+            bad = np.flatnonzero(~((y == np.floor(y)) & (y >= 0) & (y < K)))
+            if bad.size:
+                raise ValueError(f"{what}: float class labels must be whole numbers in [0, {K}) "
+                                 f"for a network with {K} outputs, got {y[bad[0]]:g} at row "
+                                 f"{bad[0]}")
+            return
         if y.dtype.kind not in "biu":
             raise TypeError(f"{what}: class labels must be integers, got dtype {y.dtype} (or give "
                             f"one-hot/probability rows of shape ({len(y)}, {K}))")
@@ -118,6 +137,10 @@ def _check_targets(net, loss_fn, y, what="targets"):
             raise ValueError(f"{what}: class labels must be in [0, {K}) for a network with {K} "
                              f"outputs, got {y[bad[0]]} at row {bad[0]}")
         return
+    if isinstance(loss_fn, SoftmaxCrossEntropy) and y.ndim == 2 and y.shape[1] == 1 and K > 1:
+        raise ValueError(f"{what}: class labels must have shape ({len(y)},), got a column of "
+                         f"shape {y.shape} (y.ravel() gives the labels); rows of shape "
+                         f"({len(y)}, {K}) would be one-hot or probability targets")
     if not (y.ndim == 2 and y.shape[1] == K) and not (y.ndim == 1 and K == 1):
         raise ValueError(f"{what}: expected shape ({len(y)}, {K}) for a network with {K} "
                          f"outputs, got {y.shape}")
@@ -153,7 +176,8 @@ def _correct(scores, y, kind):
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate(net, loss_fn, X, y, batch_size=1000):
+def evaluate(net: Sequential, loss_fn: Loss, X: Any, y: Any,
+             batch_size: int = 1000) -> tuple[float, Optional[float]]:
     """(cost, accuracy) of the network on (X, y) in eval mode, in batches of batch_size.
 
     cost = the mean loss over all N examples + the l2 penalty (what net.cost(X, y, loss_fn)
@@ -207,7 +231,7 @@ class History:
         self.step_lr.append(lr)
         self.step_grad_norm.append(grad_norm)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, NDArray[Any]]:
         d = {"epoch": np.arange(1, len(self.epoch_logs) + 1, dtype=np.float64)}
         for key in self.EPOCH_KEYS:
             values = [logs.get(key) for logs in self.epoch_logs]
@@ -224,7 +248,7 @@ class History:
             raise KeyError(f"{key!r} was not recorded; recorded: {sorted(d)}")
         return d[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.epoch_logs)
 
     @property
@@ -232,7 +256,7 @@ class History:
         """The last epoch's logs (an empty dict before any)."""
         return dict(self.epoch_logs[-1]) if self.epoch_logs else {}
 
-    def plot(self, keys=("cost", "accuracy"), **kwargs):
+    def plot(self, keys: Iterable[str] = ("cost", "accuracy"), **kwargs: Any) -> Any:
         """Cost and accuracy curves (mlpc.plot.training_curves): training and validation per
         epoch, with the per-step costs stretched over the same epoch axis. Returns the Figure."""
         from .plot import training_curves
@@ -252,7 +276,21 @@ class FitState:
     kind of accuracy measured, or None), epoch and step (current, from 0), stop (set it to True
     to stop after the current step)."""
 
-    def __init__(self, **kwargs):
+    net: Sequential
+    loss_fn: Loss
+    optimizer: Optimizer
+    history: History
+    epochs: int
+    batch_size: int
+    num_examples: int
+    steps_per_epoch: int
+    validation_data: Optional[tuple[NDArray[Any], NDArray[Any]]]
+    accuracy: Optional[str]
+    epoch: int
+    step: int
+    stop: bool
+
+    def __init__(self, **kwargs: Any) -> None:
         self.__dict__.update(kwargs)
 
     def __repr__(self):
@@ -276,6 +314,9 @@ class _Snapshots:
         self.dropout = [layer._index for _, layer in net.named_layers()
                         if isinstance(layer, Dropout)]
         self.params = [np.empty_like(self.flat), np.empty_like(self.flat)]
+        self.readonly = [p.view() for p in self.params]     # what callbacks see of them
+        for view in self.readonly:
+            view.flags.writeable = False
         self.buffer_copies = [[np.empty_like(b) for b in self.buffers] for _ in range(2)]
         self.rng = [None, None]
         self.steps = [None, None]
@@ -330,9 +371,11 @@ def _call(callbacks, method, *args):
     return stop
 
 
-def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, seed=None,
-        validation_data=None, schedule=None, callbacks=(), progress=None, train_metrics="eval",
-        eval_batch_size=1000):
+def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
+        epochs: int = 1, batch_size: int = 100, shuffle: bool = True, seed: Any = None,
+        validation_data: Optional[tuple[Any, Any]] = None, schedule: Any = None,
+        callbacks: Iterable[Any] = (), progress: Optional[bool] = None,
+        train_metrics: str = "eval", eval_batch_size: int = 1000) -> History:
     """Train `net` with mini-batch gradient descent; returns a History.
 
     net, loss_fn, optimizer: a Sequential, a loss, an optimizer made for this net.
@@ -341,8 +384,9 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
     schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
     callbacks: Callback objects (EarlyStopping, Recorder, your own).
-    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
-    per epoch when stderr is not a terminal); False = never.
+    progress: None or True (the same) = a progress bar: live in a Jupyter notebook (an output
+    updated in place) and on a terminal (stderr, redrawn with "\\r"), one line per epoch on
+    stderr when it is a pipe or a file; False = nothing (mlpc.progress says exactly how).
     train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
     "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
     eval_batch_size: batch size of those evaluations.
@@ -446,7 +490,8 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                     counted += k
                 history._add_step(cost, optimizer.lr, grad_norm)
                 info = {"epoch": epoch, "batch": b, "batch_size": m, "cost": cost,
-                        "lr": optimizer.lr, "grad_norm": grad_norm}
+                        "lr": optimizer.lr, "grad_norm": grad_norm,
+                        "params_before": snapshots.readonly[step % 2]}
                 stop = _call(callbacks, "on_step_end", step, info) or state.stop
                 if bar is not None:
                     bar.update(m, cost=cost_sum / seen,
@@ -458,7 +503,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
             state.step = step
             if bar is not None:
                 bar.stop_clock()
-            logs = {"epoch": epoch}
+            logs: dict[str, Any] = {"epoch": epoch}
             if train_metrics == "eval":
                 logs["train_cost"], logs["train_accuracy"] = _evaluate(
                     net, loss_fn, X, y, eval_batch_size, kind)
@@ -498,16 +543,16 @@ class Callback:
     on_train_end(fit)          after the last epoch
     """
 
-    def on_train_begin(self, fit):
+    def on_train_begin(self, fit: FitState) -> None:
         pass
 
-    def on_step_end(self, step, info):
+    def on_step_end(self, step: int, info: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_train_end(self, fit):
+    def on_train_end(self, fit: FitState) -> None:
         pass
 
 
@@ -520,8 +565,8 @@ class EarlyStopping(Callback):
 
     After fit: best_value, best_epoch (from 0), stopped_epoch (None if it did not stop)."""
 
-    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto",
-                 restore_best=True):
+    def __init__(self, monitor: str = "val_cost", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
         if monitor not in History.EPOCH_KEYS or monitor == "time":
             raise ValueError(f"monitor must be one of train_cost, train_accuracy, val_cost, "
                              f"val_accuracy; got {monitor!r}")
