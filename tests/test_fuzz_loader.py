@@ -24,7 +24,7 @@ from mlpc.serialize import ModelFileError, load_extra
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzzing  # noqa: E402
-from test_fuzz_api import random_net  # noqa: E402
+from fuzzing import random_net  # noqa: E402
 
 
 def saved_files(r, tmp_path, count=6):
