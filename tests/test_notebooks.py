@@ -7,8 +7,6 @@ picked up), and the injected first cell puts this test run's mlpc first on sys.p
 the Agg backend and sets QUICK = True (placed after the notebook's "parameters" cell, which
 papermill would use the same way).
 """
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,26 +38,6 @@ def injected_source():
 
 def _is_parameters(cell):
     return cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", [])
-
-
-@pytest.fixture(scope="module")
-def kernel_name(tmp_path_factory):
-    """A "python3" kernel spec for sys.executable, first on JUPYTER_PATH for this module."""
-    from ipykernel.kernelspec import write_kernel_spec
-    base = tmp_path_factory.mktemp("jupyter")
-    write_kernel_spec(base / "kernels" / "python3")
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(base)] + ([old] if old else []))
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-        spec = KernelSpecManager().get_kernel_spec("python3")
-        assert spec.argv[0] == sys.executable, spec.argv
-        yield "python3"
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = old
 
 
 def test_every_topic_has_a_notebook():

@@ -16,6 +16,7 @@ Under Jupyter's inline backend figures are made outside pyplot (see
 import math
 import os
 import sys
+from typing import Any, Optional
 
 import numpy as np
 
@@ -956,13 +957,15 @@ def _final_histogram(ax, recorder, names, quantity, colors, index):
     return drawn
 
 
-def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=None):
+def training_health(recorder: Any, layers: Any = None, index: int = -1,
+                    figsize: tuple[float, float] = (15, 8.5), title: Optional[str] = None) -> Any:
     """One figure of the training-health panels of Karpathy's "makemore part 3", from a
     Recorder of any run (record with what="all" and a range for every panel):
 
       1 activation std per layer over the recorded steps (layer outputs)
       2 saturation per layer: the fraction of outputs with |h| > recorder.saturation (tanh-like
-        units on their flat tails pass almost no gradient)
+        units on their flat tails pass almost no gradient); for ReLU layers the fraction of
+        outputs exactly 0 instead (inactive units, the ReLU's flat part)
       3 gradient std per layer: std of ∂J/∂h (the layer's output gradient)
       4 update:data ratio std(ΔW)/std(W) per weight matrix, log axis, with the 1e-3 guide
         (well above: the step is too large, far below: the layer barely learns)
@@ -1007,8 +1010,15 @@ def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=No
 
     axes[0].set_title("activation std per layer")
     series(axes[0], "output", "std", "std of layer output h")
-    axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
-    series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
+    from .layers import ReLU
+    kinds = dict(recorder.net.named_layers()) if recorder.net is not None else {}
+    if names and all(isinstance(kinds.get(n), ReLU) for n in names):
+        # a ReLU does not saturate; its flat part is h = 0, where no gradient passes
+        axes[1].set_title("inactive units: h = 0 (ReLU)")
+        series(axes[1], "output", "zero_fraction", "outputs exactly 0 (%)", percent=True)
+    else:
+        axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
+        series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
     axes[2].set_title("gradient std per layer")
     series(axes[2], "grad_output", "std", "std of ∂J/∂h", log=True)
 
@@ -1043,12 +1053,15 @@ def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=No
         else:
             _not_recorded(ax, "histograms: Recorder(range=...)\nor keep_values=True")
 
-    handles = [plt.Line2D([], [], color=colors[n], lw=2.5) for n in names]
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colors[n], lw=2.5) for n in names]
     ncol = min(len(names), 6)
     fig.suptitle(title or "training health", fontsize=13, y=0.995)
     fig.legend(handles, [_layer_label(recorder, n) for n in names], loc="upper center",
                bbox_to_anchor=(0.5, 0.965), ncol=ncol, fontsize=10, frameon=False,
                title="colour = layer (panels 1-3, 5, 6)", title_fontsize=9)
     rows = -(-len(names) // ncol)
-    fig.tight_layout(rect=(0, 0, 1, 0.94 - 0.03 * rows))
+    # fixed margins: tight_layout would take a second measuring every label
+    fig.subplots_adjust(left=0.065, right=0.985, bottom=0.07, top=0.89 - 0.03 * rows,
+                        wspace=0.3, hspace=0.38)
     return fig
