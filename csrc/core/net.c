@@ -280,7 +280,7 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
         net->loss_done = 0;          /* the slot no longer holds a loss gradient */
     }
-    int rc = DISPATCH(backward, net, need_dx);
+    int rc = DISPATCH(backward, net, need_dx, 1);
     net->backward_done = rc == MLPC_OK;
     return rc;
 }
@@ -365,6 +365,12 @@ void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
              net->nparams, cfg);
 }
 
+/* Passes over memory per step: forward, one per layer (batch norm: mean, variance, x̂, affine);
+ * the loss, one over the scores; backward, one per layer, whose first write to each parameter
+ * gradient overwrites it (no zero_grad pass); the update, one pass over parameters, gradients
+ * and optimizer state that also sums the gradient norm. Extra: one over the weights when l2 > 0
+ * (its gradient 2λW), and one to three over the gradients when clipping (the norm must be known
+ * before the update: norm, clamp, rescale). */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
@@ -372,10 +378,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
     if (!batch_fits(net, N)) return MLPC_EBATCH;
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
-    mlpc_net_zero_grad(net);
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
-    if (!rc) rc = DISPATCH(backward, net, 0);
+    if (!rc) rc = DISPATCH(backward, net, 0, 0);   /* overwrites the gradients: no zero_grad */
     net->backward_done = rc == MLPC_OK;
     /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
      * pass of its own (the caller may change or free x once the call returns) */

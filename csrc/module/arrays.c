@@ -9,6 +9,33 @@ static void shape_str(char *buf, size_t size, int ndim, const npy_intp *dims)
     if (len < size) snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
 }
 
+/* the expected shape from dims, a free dimension (-1) shown as N */
+static void expected_str(char *buf, size_t size, int ndim, const npy_intp *dims)
+{
+    size_t len = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && len < size; i++) {
+        const char *sep = i ? ", " : "";
+        len += dims[i] < 0 ? (size_t)snprintf(buf + len, size - len, "%sN", sep)
+                           : (size_t)snprintf(buf + len, size - len, "%s%ld", sep, (long)dims[i]);
+    }
+    if (len < size) snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
+}
+
+PyArrayObject *mlpc_array_as_is(PyObject *obj, int typenum, int ndim, const npy_intp *dims)
+{
+    if (!PyArray_CheckExact(obj)) return NULL;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != typenum || !PyArray_ISCARRAY_RO(a) || !PyArray_ISNOTSWAPPED(a) ||
+        (ndim >= 0 && PyArray_NDIM(a) != ndim))
+        return NULL;
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0 ? PyArray_DIM(a, i) == 0 || PyArray_DIM(a, i) > INT_MAX
+                        : PyArray_DIM(a, i) != dims[i])
+            return NULL;
+    Py_INCREF(obj);
+    return a;
+}
+
 /* The TypeError for an object NumPy cannot convert, with the reason NumPy was given: a torch
  * tensor that requires grad says to detach it, one of bfloat16 names its dtype. */
 static void not_an_array(PyObject *obj, const char *what)
@@ -36,6 +63,8 @@ static void not_an_array(PyObject *obj, const char *what)
 PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
                              const char *what, const char *shape_doc)
 {
+    PyArrayObject *ready = mlpc_array_as_is(obj, typenum, ndim, dims);
+    if (ready) return ready;
     PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!raw) {
         not_an_array(obj, what);
@@ -47,12 +76,16 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
                      (PyObject *)PyArray_DESCR(raw));
         goto fail;
     }
-    char given[128];
-    shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
     int ok = ndim < 0 || PyArray_NDIM(raw) == ndim;
     for (int i = 0; ok && i < ndim; i++)
         ok = dims[i] < 0 ? PyArray_DIM(raw, i) > 0 : PyArray_DIM(raw, i) == dims[i];
-    if (!ok) {
+    if (!ok) {   /* the shapes are spelled out only now, when they are needed */
+        char given[128], expected[128];
+        shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
+        if (!shape_doc) {
+            expected_str(expected, sizeof expected, ndim, dims);
+            shape_doc = expected;
+        }
         PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got %s%s", what, shape_doc, given,
                      PyArray_SIZE(raw) == 0 ? " (an empty batch)" : "");
         goto fail;
@@ -61,6 +94,8 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
      * itself, but its copy would be many GiB that the core then refuses */
     for (int i = 0; i < ndim; i++)
         if (dims[i] < 0 && PyArray_DIM(raw, i) > INT_MAX) {
+            char given[128];
+            shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
             PyErr_Format(PyExc_ValueError, "%s: at most %d rows (the matrix products take int "
                          "sizes), got %s", what, INT_MAX, given);
             goto fail;
@@ -214,6 +249,10 @@ static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_int
     *labels = *rows = NULL;
     npy_intp dims[2] = {N, K};
     char doc[96];
+    /* the common cases, already in the form the core reads: no probe, no message */
+    if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && (*labels = mlpc_array_as_is(obj, NPY_INT64, 1, dims)))
+        return 0;
+    if ((*rows = mlpc_array_as_is(obj, typenum, 2, dims))) return 0;
     PyArrayObject *probe = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!probe) return -1;
     int ndim = PyArray_NDIM(probe);

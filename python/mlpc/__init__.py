@@ -39,8 +39,9 @@ __all__ = [
     "Sequential", "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MSELoss", "softmax",
     "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "fit", "evaluate", "History", "Callback", "EarlyStopping", "Recorder",
+    "TensorBoard", "lr_find",
     "save", "load", "save_optimizer", "load_optimizer", "from_torch", "ModelFileError",
-    "init", "schedules", "testing", "data", "plot", "training", "serialize",
+    "init", "schedules", "testing", "data", "plot", "training", "serialize", "tensorboard",
 ]
 
 

@@ -54,8 +54,8 @@ Callbacks
     info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
     (params_before: a read-only copy of the flat parameter block before this update, the one
     fit keeps against non-finite costs; parameters minus it is the update just made);
-    layer.output and layer.grad_output still hold that batch's values. Returning True stops training after this
-    step (the epoch's metrics are still computed);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops
+    training after this step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
     ``on_train_end(fit)`` after the last epoch (not when fit raises).
