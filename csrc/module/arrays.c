@@ -36,6 +36,30 @@ PyArrayObject *mlpc_array_as_is(PyObject *obj, int typenum, int ndim, const npy_
     return a;
 }
 
+/* The TypeError for an object NumPy cannot convert, with the reason NumPy was given: a torch
+ * tensor that requires grad says to detach it, one of bfloat16 names its dtype. */
+static void not_an_array(PyObject *obj, const char *what)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *reason = value ? PyObject_Str(value) : NULL;
+    PyErr_Clear();   /* from PyObject_Str, if it failed */
+    const char *name = Py_TYPE(obj)->tp_name;
+    const char *hint = strcmp(name, "Tensor") == 0
+        ? "; for a torch tensor pass t.detach().cpu().numpy() (t.float() first for bfloat16, "
+          "which NumPy has no dtype for)" : "";
+    if (reason && PyUnicode_GetLength(reason) > 0)
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s (NumPy "
+                     "cannot convert it: %.300U)%s", what, name, reason, hint);
+    else
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s%s", what,
+                     name, hint);
+    Py_XDECREF(reason);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
 PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
                              const char *what, const char *shape_doc)
 {
@@ -43,9 +67,7 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
     if (ready) return ready;
     PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!raw) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s", what,
-                     Py_TYPE(obj)->tp_name);
+        not_an_array(obj, what);
         return NULL;
     }
     char kind = PyArray_DESCR(raw)->kind;
@@ -196,6 +218,31 @@ int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_int
     return 0;
 }
 
+/* Float labels (a CSV column, a pandas float column) as int64, when every value is a whole
+ * number in [0, K): the first one that is not is named with its row, and nothing is cast
+ * before that check (casting 2.5 would truncate, casting 1e30 is undefined). */
+static PyArrayObject *whole_float_labels(PyObject *obj, npy_intp N, npy_intp K, const char *doc)
+{
+    npy_intp dims[1] = {N};
+    PyArrayObject *values = mlpc_as_array(obj, NPY_FLOAT64, 1, dims, "targets", doc);
+    if (!values) return NULL;
+    const double *y = PyArray_DATA(values);
+    for (npy_intp n = 0; n < N; n++) {
+        if (y[n] != floor(y[n]) || !(y[n] >= 0 && y[n] < (double)K)) {
+            char value[32];   /* PyErr_Format has no %g */
+            snprintf(value, sizeof value, "%g", y[n]);
+            PyErr_Format(PyExc_ValueError, "targets: float class labels must be whole numbers "
+                         "in [0, %ld) for %ld outputs, got %s at row %ld", (long)K, (long)K,
+                         value, (long)n);
+            Py_DECREF(values);
+            return NULL;
+        }
+    }
+    PyArrayObject *labels = (PyArrayObject *)PyArray_Cast(values, NPY_INT64);
+    Py_DECREF(values);
+    return labels;
+}
+
 static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                              PyArrayObject **labels, PyArrayObject **rows)
 {
@@ -210,17 +257,31 @@ static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_int
     if (!probe) return -1;
     int ndim = PyArray_NDIM(probe);
     int integral = PyArray_ISINTEGER(probe) || PyArray_ISBOOL(probe);
+    int floating = PyArray_ISFLOAT(probe);
+    npy_intp given_rows = ndim >= 1 ? PyArray_DIM(probe, 0) : 0;
+    npy_intp columns = ndim == 2 ? PyArray_DIM(probe, 1) : 0;
     Py_DECREF(probe);
     if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && ndim == 1) {
+        snprintf(doc, sizeof doc, "(%ld,) class labels or (%ld, %ld) rows", (long)N, (long)N,
+                 (long)K);
+        if (floating) {
+            *labels = whole_float_labels(obj, N, K, doc);
+            return *labels ? 0 : -1;
+        }
         if (!integral) {
             PyErr_SetString(PyExc_TypeError, "targets: class labels must be integers "
                                              "(or give one-hot/probability rows of shape (N, K))");
             return -1;
         }
-        snprintf(doc, sizeof doc, "(%ld,) class labels or (%ld, %ld) rows", (long)N, (long)N,
-                 (long)K);
         *labels = mlpc_as_array(obj, NPY_INT64, 1, dims, "targets", doc);
         return *labels ? 0 : -1;
+    }
+    if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && ndim == 2 && columns == 1 && K > 1) {
+        PyErr_Format(PyExc_ValueError, "targets: class labels must have shape (%ld,), got a "
+                     "column of shape (%ld, 1) (y.ravel() gives the labels); rows of shape "
+                     "(%ld, %ld) would be one-hot or probability targets", (long)N,
+                     (long)given_rows, (long)N, (long)K);
+        return -1;
     }
     if (ndim == 1 && K == 1) {   /* a single output: accept (N,) for (N, 1) */
         snprintf(doc, sizeof doc, "(%ld,) or (%ld, 1)", (long)N, (long)N);

@@ -17,6 +17,7 @@ from .losses import Loss
 
 if TYPE_CHECKING:   # annotations only: optim and serialize come after this module
     from .optim import Optimizer
+    from .summary import Summary
 
 _DTYPES = {"float32": _core.FLOAT32, "float64": _core.FLOAT64}
 
@@ -446,14 +447,14 @@ class Sequential(Layer):
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
-    def summary(self):
+    def summary(self) -> "Summary":
         """A table of the layers (name, type, output shape, parameter count, trainable) and the
         totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
         (mlpc.summary.Summary; its rows and totals are attributes too)."""
         from .summary import Summary
         return Summary(self)
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         """The notebook's view of a network: its summary table (the text repr stays the
         PyTorch-like tree)."""
         if self._core is None and self._outer() is None:
