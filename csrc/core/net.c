@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
+#include "pool.h"
 
 #define MLPC_TEMPLATE "net.inc"
 #include "instantiate.h"
@@ -211,6 +212,18 @@ static void layout(mlpc_net *net, size_t C, int write, size_t *nout, size_t *ngr
     }
     if (write) net->grad_off[net->nlayers] = *ngrad;
     *ngrad = add(*ngrad, mul(C, net->layers[net->nlayers - 1].out));
+    /* after the layer caches: the per-block partial sums of the row passes (split.inc) */
+    size_t partials = 0;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        const mlpc_layer *L = &net->layers[l];
+        if (L->kind == MLPC_LAYER_PRELU || L->kind == MLPC_LAYER_BATCHNORM ||
+            L->kind == MLPC_LAYER_LAYERNORM) {
+            size_t need = split_partials(C, L->out);
+            partials = need > partials ? need : partials;
+        }
+    }
+    if (write) net->partials_off = *ncache;
+    *ncache = add(*ncache, partials);
 }
 
 int mlpc_net_reserve(mlpc_net *net, size_t N)
@@ -296,11 +309,14 @@ int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const vo
 
 double mlpc_net_penalty(const mlpc_net *net) { return net->l2 ? DISPATCH(penalty, net) : 0.0; }
 
-void mlpc_net_zero_grad(mlpc_net *net) { memset(net->grads, 0, net->nparams * net->elsize); }
+void mlpc_net_zero_grad(mlpc_net *net)
+{
+    DISPATCH(par_elementwise, PASS_ZERO, net->grads, NULL, NULL, net->nparams);
+}
 
 double mlpc_net_grad_norm(const mlpc_net *net)
 {
-    return DISPATCH(mlpc_grad_norm, net->grads, net->nparams);
+    return sqrt(DISPATCH(par_sum_squares, net->grads, net->nparams));
 }
 
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
@@ -347,7 +363,7 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
 
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
 {
-    DISPATCH(mlpc_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
+    DISPATCH(par_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
              net->nparams, cfg);
 }
 
