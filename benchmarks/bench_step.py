@@ -39,6 +39,10 @@ def parse_args(argv=None):
     p.add_argument("--pause", type=float, default=0.5,
                    help="seconds of rest before each measurement (idle other thread pools)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    p.add_argument("--threads-table", action="store_true",
+                   help="print the table of 1 against 2 threads instead (bench_threads.py)")
+    p.add_argument("--loaded", action="store_true",
+                   help="with --threads-table: a CPU-bound process busy on one core")
     return p.parse_args(argv)
 
 
@@ -171,6 +175,11 @@ def numpy_threads_note():
 
 def main():
     args = ARGS
+    if args.threads_table:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_threads
+        bench_threads.main(["--loaded"] if args.loaded else [])
+        return
     mlpc.set_num_threads(args.threads)
     note = numpy_threads_note()
     if torch is not None:

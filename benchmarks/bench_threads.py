@@ -1,0 +1,122 @@
+"""The threads table: one training step of B1-B5 on 1 thread against 2 (or --threads N) threads
+of mlpc's pool, idle and with a CPU-bound process busy on one core.
+
+    python benchmarks/bench_threads.py [--loaded] [--rounds R] [--threads N]
+    python benchmarks/bench_step.py --threads-table [--loaded]        (the same table)
+
+Per network it prints the median over interleaved rounds (1 thread, N threads, 1 thread, ...)
+of the wall time per step and of the process CPU time per step (all threads: the pool's spinning
+shows there), and the speed-up wall(1) / wall(N). --loaded starts `python -c "while True: pass"`
+pinned to the first CPU of this process for the whole run. The networks are those of the
+performance issue (SGD, softmax cross-entropy, float32 unless noted):
+
+  B1  3072-50-10-10-10-10-10, batch norm + ReLU, batch 100
+  B2  500 -> 10 x 500 tanh -> 10, batch 100
+  B3  784-1024-1024-10 ReLU, batch 256;  B5 = B3 in float64
+  B4  784-100-10 ReLU, batch 100, 10 and 1
+
+Nothing is asserted: the figures depend on the machine and its load (give `uptime` with them).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import mlpc
+
+NETWORKS = [
+    ("B1", [3072, 50, 10, 10, 10, 10, 10], 100, "float32", "relu", True),
+    ("B2", [500] + [500] * 10 + [10], 100, "float32", "tanh", False),
+    ("B3", [784, 1024, 1024, 10], 256, "float32", "relu", False),
+    ("B4", [784, 100, 10], 100, "float32", "relu", False),
+    ("B4", [784, 100, 10], 10, "float32", "relu", False),
+    ("B4", [784, 100, 10], 1, "float32", "relu", False),
+    ("B5", [784, 1024, 1024, 10], 256, "float64", "relu", False),
+]
+
+
+def build(sizes, dtype, act, batchnorm, seed=0):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(mlpc.Linear(a, b))
+        if i < len(sizes) - 2:
+            if batchnorm:
+                layers.append(mlpc.BatchNorm(b))
+            layers.append(mlpc.Tanh() if act == "tanh" else mlpc.ReLU())
+    return mlpc.Sequential(*layers, dtype=dtype, seed=seed)
+
+
+def round_time(step, seconds):
+    """(wall, process CPU) seconds per step over at least `seconds` of steps."""
+    step()
+    steps, w0, c0 = 0, time.perf_counter(), time.process_time()
+    while True:
+        step()
+        steps += 1
+        wall = time.perf_counter() - w0
+        if wall >= seconds:
+            return wall / steps, (time.process_time() - c0) / steps
+
+
+def table(threads, rounds, seconds):
+    rows = []
+    for name, sizes, N, dtype, act, bn in NETWORKS:
+        net = build(sizes, dtype, act, bn)
+        opt, loss = mlpc.SGD(net, 0.01), mlpc.SoftmaxCrossEntropy()
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((N, sizes[0])).astype(dtype)
+        y = rng.integers(0, sizes[-1], N)
+        times = {1: [], threads: []}
+        for _ in range(rounds):
+            for n in (1, threads):      # interleaved, so both see the same machine
+                mlpc.set_num_threads(n)
+                times[n].append(round_time(lambda: net.train_step(X, y, loss, opt), seconds))
+        med = {n: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts))
+               for n, ts in times.items()}
+        rows.append((name + (" f64" if dtype == "float64" else ""), N, med[1], med[threads]))
+    return rows
+
+
+def busy_process():
+    """A CPU-bound Python process pinned to the first CPU this process may use."""
+    cpu = min(os.sched_getaffinity(0))
+    return subprocess.Popen([sys.executable, "-c",
+                             f"import os; os.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=2, help="threads compared with one (default 2)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per network")
+    p.add_argument("--seconds", type=float, default=0.3, help="length of one round")
+    p.add_argument("--loaded", action="store_true",
+                   help="run with a CPU-bound process busy on one core")
+    args = p.parse_args(argv)
+    before = mlpc.get_num_threads()
+    busy = busy_process() if args.loaded else None
+    try:
+        if busy:
+            time.sleep(0.5)
+        rows = table(args.threads, args.rounds, args.seconds)
+    finally:
+        if busy:
+            busy.kill()
+            busy.wait()
+        mlpc.set_num_threads(before)
+    T = args.threads
+    print(f"mlpc {mlpc.__version__}, {len(os.sched_getaffinity(0))} CPUs available, "
+          f"{'loaded: one core busy' if args.loaded else 'idle'}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.rounds} rounds\n")
+    print(f"| network | batch | wall 1 thr | wall {T} thr | speed-up | CPU 1 thr | CPU {T} thr |")
+    print("|---|---|---|---|---|---|---|")
+    for name, N, (w1, c1), (wn, cn) in rows:
+        print(f"| {name} | {N} | {1e3 * w1:.3f} ms | {1e3 * wn:.3f} ms | {w1 / wn:.2f} | "
+              f"{1e3 * c1:.3f} ms | {1e3 * cn:.3f} ms |")
+
+
+if __name__ == "__main__":
+    main()
