@@ -9,7 +9,7 @@ Two networks, both float32, batch 100, plain SGD, one BLAS thread:
 Each case trains with mlpc.fit (train_metrics="steps", no progress bar) and times the recorder's
 on_step_end: the figure is the median over repeats of (time recording) / (time of the rest of
 the fit), "step" the fastest time of one step without the recording. "values/step" is how many
-numbers a snapshot scans.
+numbers a snapshot reads (an update reads W and the copy of W before the step).
 """
 import argparse
 import statistics
@@ -40,6 +40,7 @@ CASES = [
     ("outputs + output grads: + histograms", dict(what=("output", "grad_output"), range=(-5, 5))),
     ("default (+ param grads): moments", dict()),
     ("default: + histograms", dict(range=(-5, 5))),
+    ('what="all" (+ params, updates): moments', dict(what="all")),
     ("ReLU outputs + their grads: + histograms",
      dict(what=("output", "grad_output"), layers=(mlpc.ReLU,), range=(-5, 5))),
 ]
@@ -78,7 +79,8 @@ def values_per_step(make_net, X, y, what, layers):
     for _, layer in net.named_layers():
         if isinstance(layer, layers or object):
             n += sum(layer.output.size for q in ("output", "grad_output") if q in what)
-            n += sum(g.size for _, _, g in layer.named_parameters()) * ("grad" in what)
+            size = sum(g.size for _, _, g in layer.named_parameters())
+            n += size * (("grad" in what) + ("param" in what) + 2 * ("update" in what))
     return n
 
 
@@ -105,7 +107,7 @@ def main():
                 total, recording = train(make_net, X, y, args.epochs, mlpc.Recorder(**kwargs))
                 shares.append(recording / (total - recording))
                 steps_ms.append(1e3 * (total - recording) / steps)
-            what = kwargs.get("what", ("output", "grad_output", "grad"))
+            what = mlpc.Recorder(what=kwargs.get("what", mlpc.Recorder().what)).what
             n = values_per_step(make_net, X, y, what, kwargs.get("layers"))
             print(f"{name:8s} {label:41s} {n:11d} {min(steps_ms):6.3f}ms "
                   f"{100 * statistics.median(shares):8.1f}%")

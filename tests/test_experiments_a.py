@@ -244,6 +244,11 @@ def test_relu_he_keeps_the_variance_xavier_halves_it(init_result):
     np.testing.assert_allclose(zeros, 0.5, atol=0.06)  # half of the units are off
 
 
+def _histogram_panels(fig):
+    """The panels that draw a histogram (or an 'all zeros' state), not the per-layer strips."""
+    return [ax for ax in fig.axes if ax.get_title().startswith(("layer", "Linear", "hidden"))]
+
+
 def test_init_figures_have_one_panel_per_init_and_layer():
     r = EXPERIMENTS["init_histograms"](quick=True, layers=3, inits=("sigma=0.01", "he"),
                                        grad="all", batch=20)
@@ -252,13 +257,84 @@ def test_init_figures_have_one_panel_per_init_and_layer():
                          for k in ("activations", "grad_weight", "grad_output",
                                    "grad_preactivation")}
     for name, fig in figs.items():
-        assert len(fig.axes) == 2 * 3
-        if "grad" in name:
-            assert all(ax.get_yscale() == "log" for ax in fig.axes)
-    assert all("zeros:" in ax.get_title() for ax in figs["relu_activations"].axes)
-    assert all("sat." in ax.get_title() for ax in figs["tanh_activations"].axes)
+        assert len(fig.axes) == 2 * (3 + 2)                 # 3 layers + std and fraction strips
+        panels = _histogram_panels(fig)
+        assert len(panels) == 2 * 3
+        assert [ax.get_title().split("\n")[0] for ax in panels] == ["layer 1", "layer 2",
+                                                                     "layer 3"] * 2
+        strips = [ax for ax in fig.axes if ax not in panels]
+        assert [ax.get_yscale() for ax in strips] == ["log", "linear"] * 2
+        assert strips[-1].get_xlabel() == "layer"
+        if name != "tanh_activations":       # magnitudes: one log x-axis shared by every panel
+            assert all(ax.get_xscale() == "log" for ax in panels)
+            assert len({ax.get_xlim() for ax in panels}) == 1
+            assert all("zeros:" in ax.get_title() for ax in panels)
+            assert panels[-1].get_xlabel().startswith("|")
+        else:                                # tanh: h_l on [-1, 1] everywhere
+            assert all(ax.get_xscale() == "linear" for ax in panels)
+            lo, hi = panels[0].get_xlim()
+            assert len({ax.get_xlim() for ax in panels}) == 1 and lo < -1 < 1 < hi
+            assert strips[1].get_title() == "saturated"
+        # the std strip draws the per-layer std of the stats, for each init
+        key = {"activations": "activation"}.get(name.split("_", 1)[1], name.split("_", 1)[1])
+        for strip, init in zip(strips[::2], r.params["inits"]):
+            np.testing.assert_allclose(strip.get_lines()[0].get_ydata(),
+                                       r.stats[name.split("_")[0]][init][key]["std"])
+    assert "batch view" in figs["relu_grad_weight"]._suptitle.get_text()
     assert set(r.figures(grad="output")) == {"tanh_activations", "tanh_grad_output",
                                              "relu_activations", "relu_grad_output"}
+
+
+def _numpy_per_example_weight_gradients(net, X, y):
+    """∂l/∂W_l of each example alone for a Linear-ReLU-...-Linear network, by NumPy backprop:
+    a list per layer of (N, out, in) arrays."""
+    params = [dict((n, v) for n, v, _ in lin.named_parameters()) for lin in net.layers[::2]]
+    Ws = [np.array(p["weight"], dtype=np.float64) for p in params]
+    bs = [np.array(p["bias"], dtype=np.float64) for p in params]
+    grads = [[] for _ in Ws[:-1]]
+    for x, label in zip(X.astype(np.float64), y):
+        hs, zs = [x], []
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            zs.append(W @ hs[-1] + b)
+            hs.append(np.maximum(zs[-1], 0.0))
+        s = Ws[-1] @ hs[-1] + bs[-1]
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        g = p - np.eye(len(p))[label]                        # ∂l/∂s
+        g = Ws[-1].T @ g                                     # ∂l/∂h_L
+        for l in range(len(Ws) - 2, -1, -1):
+            g = g * (zs[l] > 0)                              # ∂l/∂z_l
+            grads[l].append(np.outer(g, hs[l]))              # ∂l/∂W_l = g h_(l-1)ᵀ
+            g = Ws[l].T @ g
+    return [np.stack(gl) for gl in grads]
+
+
+def test_init_histograms_per_example_gradients_match_numpy():
+    rng = np.random.default_rng()
+    layers, width, k = int(rng.integers(2, 4)), int(rng.integers(8, 20)), int(rng.integers(2, 6))
+    seed = int(rng.integers(0, 1000))
+    params = dict(activations="relu", inits="he", layers=layers, width=width, input_dim=7,
+                  batch=12, num_classes=3, dtype="float64", seed=seed)
+    r = EXPERIMENTS["init_histograms"](per_example=k, **params)
+    net = init_histograms.build_network("relu", "he", layers, width, 7, 3, True, "float64", seed)
+    X, y = mlpc.data.gaussian_inputs(12, 7, 3, seed=seed)
+    expected = _numpy_per_example_weight_gradients(net, X[:k], y[:k])
+    got = r.stats["relu"]["he"]["grad_weight"]
+    np.testing.assert_allclose(got["zero_fraction"], [np.mean(g == 0) for g in expected])
+    np.testing.assert_allclose(got["std"], [g.std() for g in expected], rtol=1e-9)
+    np.testing.assert_allclose(got["norm"], [np.linalg.norm(g) for g in expected], rtol=1e-9)
+    # one example's ∂l/∂W = g hᵀ is zero wherever the unit or its input is off: deeper layers
+    # (ReLU inputs) have about 3/4 zeros, which the batch's summed gradient hides
+    assert min(got["zero_fraction"][1:]) > 0.4
+    batch = EXPERIMENTS["init_histograms"](**params).stats["relu"]["he"]["grad_weight"]
+    assert max(batch["zero_fraction"][1:]) < min(got["zero_fraction"][1:])
+    fig = r.gradient_figure("relu")
+    assert f"per-example view: gradients of the loss of {k} single examples (batch 1)" in \
+        fig._suptitle.get_text()
+    assert _histogram_panels(fig)[-1].get_xlabel() == "|∂l/∂W_l| (log scale)"
+    # the activations still come from the whole batch
+    a = EXPERIMENTS["init_histograms"](**params).stats["relu"]["he"]["activation"]
+    np.testing.assert_array_equal(r.stats["relu"]["he"]["activation"]["std"], a["std"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,7 +367,14 @@ def test_constant_init_structure_holds_random_init_does_not():
         assert abs(W[0, 0] - c) > 1e-6                # they did move
     assert np.ptp(Ws[-1], axis=1).max() < 1e-12 and np.ptp(Ws[-1], axis=0).max() > 1e-6
     fig = r.figures()["distance"]
-    assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2 * L
+    assert len(fig.axes) == 2                         # constant init, random init
+    for ax, kind in zip(fig.axes, ("constant", "random")):
+        lines = ax.get_lines()
+        assert len(lines) == L and kind in ax.get_title()
+        assert len({line.get_marker() for line in lines}) == L      # told apart by markers
+        assert [t.get_text().split()[0] for t in ax.get_legend().get_texts()] == \
+            [f"W_{l + 1}" for l in range(L)]
+        assert ax.get_xlabel() == "gradient step t" and ax.get_ylabel()
     assert fig.axes[0].get_yscale() == "log"
 
 
@@ -373,11 +456,23 @@ def test_batchnorm_figures():
     r = EXPERIMENTS["batchnorm_cifar"](quick=True, lrs=(0.5,), hist_steps=(0, 40))
     figs = r.figures()
     assert set(figs) == {"eta0.5_activations", "eta0.5_gradients", "curves"}
-    assert len(figs["eta0.5_activations"].axes) == 2 * 2 * 5     # (BN, no BN) × steps × layers
-    assert len(figs["eta0.5_gradients"].axes) == 2 * 2 * 6       # ∂J/∂W of the 6 Linear layers
+    # (BN, no BN) × steps × (layers + the std and zero-fraction strips)
+    assert len(figs["eta0.5_activations"].axes) == 2 * 2 * (5 + 2)
+    assert len(_histogram_panels(figs["eta0.5_activations"])) == 2 * 2 * 5
+    gradients = _histogram_panels(figs["eta0.5_gradients"])
+    assert len(gradients) == 2 * 2 * 6                           # ∂J/∂W of the 6 Linear layers
     assert len(figs["curves"].axes) == 2                         # loss, accuracy
     for fig in figs.values():
         assert "Fashion-MNIST" in fig._suptitle.get_text()
+    # without BN, η = 0.5 kills the network: its gradients after training are exactly zero,
+    # drawn as a labelled state instead of empty axes
+    dead = r.stats["runs"]["eta=0.5"]["no_bn"]["layers"]["40"]["grad_weight"]["zero_fraction"]
+    last_row = gradients[-6:]
+    for ax, zeros in zip(last_row, dead):
+        texts = [t.get_text() for t in ax.texts]
+        assert ("all zeros" in texts) == (zeros == 1.0)
+        if zeros == 1.0:
+            assert not ax.get_xticks().size and not ax.get_yticks().size
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,7 +533,8 @@ def test_cli_writes_json_and_figures(tmp_path):
     assert all((out / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-def test_cli_in_process_options(tmp_path, capsys):
+def test_cli_in_process_options(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)                   # the default --out is ./figures
     assert cli_main(["--list"]) == 0
     assert "batchnorm_cifar" in capsys.readouterr().out
     assert cli_main(["slow_learning", "--quick", "--out", str(tmp_path), "--set", "epochs=20",
@@ -451,6 +547,19 @@ def test_cli_in_process_options(tmp_path, capsys):
         cli_main(["slow_learning", "--data", "somewhere"])
     with pytest.raises(SystemExit):
         cli_main(["no_such_experiment"])
+    assert not (tmp_path / "figures").exists()
+
+
+def test_cli_failed_run_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "new" / "deeper"
+    assert cli_main(["batchnorm_cifar", "--quick", "--out", str(out), "--data",
+                     str(tmp_path / "missing")]) == 2
+    assert cli_main(["slow_learning", "--quick", "--set", "epochs=0"]) == 2     # ./figures
+    capsys.readouterr()
+    assert sorted(tmp_path.iterdir()) == []                  # neither folder was created
+    assert cli_main(["slow_learning", "--quick", "--out", str(out), "--set", "epochs=3"]) == 0
+    assert (out / "slow_learning.json").is_file()            # created when saving
 
 
 def _one_error_line(capsys, name):

@@ -624,9 +624,8 @@ def test_a_failed_construction_draws_no_seeds():
     np.testing.assert_array_equal(a(np.ones((3, 4))), b(np.ones((3, 4))))
 
 
-def test_deepcopy_is_copy_and_pickle_says_what_to_use():
+def test_deepcopy_is_copy():
     import copy
-    import pickle
     net = mlpc.Sequential(mlpc.Linear(4, 6), mlpc.BatchNorm(6), mlpc.Dropout(0.3),
                           mlpc.Linear(6, 3), dtype="float64", seed=2)
     X, _ = batch()
@@ -636,5 +635,52 @@ def test_deepcopy_is_copy_and_pickle_says_what_to_use():
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(twin.state_dict()[name], value)
     np.testing.assert_array_equal(twin(X), net(X))      # the dropout stream too
-    with pytest.raises(TypeError, match=r"net\.save\(path\).*mlpc\.load\(path\).*net\.copy\(\)"):
-        pickle.dumps(net)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,value", [("1.running_var", -1.0), ("1.running_var", np.nan),
+                                        ("1.running_mean", np.inf), ("1.running_var", 1e39)])
+def test_load_state_dict_refuses_unusable_running_statistics(dtype, name, value):
+    """A negative running variance made every eval output NaN; load_state_dict now refuses what
+    mlpc.load refuses (1e39 only in float32, where it is inf)."""
+    a = bn_net(0, dtype)
+    before = a.state_dict()
+    bad = bn_net(1, dtype).state_dict()
+    bad[name] = np.array(bad[name], dtype=np.float64)
+    bad[name][int(np.random.default_rng().integers(5))] = value
+    if dtype == "float64" and value == 1e39:
+        a.load_state_dict(bad)
+        return
+    with pytest.raises(ValueError, match=rf"{name}.*expected finite values"):
+        a.load_state_dict(bad)
+    for key, v in a.state_dict().items():
+        np.testing.assert_array_equal(v, before[key])
+
+
+@pytest.mark.parametrize("make", [
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.LeakyReLU(v), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.ELU(v), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.Swish(v), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4), mlpc.PReLU(init=v), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4, init=("constant", v)), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4, init=("uniform", v)), dtype=d),
+    lambda v, d: mlpc.Sequential(mlpc.Linear(3, 4), dtype=d, l2=v),
+    lambda v, d: mlpc.Sequential(mlpc.LayerNorm(3, eps=v), dtype=d),
+], ids=["leaky_relu", "elu", "swish", "prelu", "constant_init", "uniform_init", "l2",
+        "layernorm_eps"])
+def test_hyper_parameters_beyond_float32_are_refused_in_float32(make):
+    """LeakyReLU(1e39) gave −inf outputs and init=("constant", 1e39) inf weights in float32
+    networks; the same values are fine in float64, but not in its float32 copy."""
+    big = float(np.finfo(np.float32).max) * float(np.random.default_rng().uniform(1.01, 1e6))
+    with pytest.raises(ValueError, match="does not fit a float32 network"):
+        make(big, "float32")
+    net = make(big, "float64")
+    with pytest.raises(ValueError, match="does not fit a float32 network"):
+        net.copy(dtype="float32")
+
+
+def test_standalone_layer_call_checks_the_dtype():
+    x = np.ones((2, 3))
+    np.testing.assert_array_equal(mlpc.LeakyReLU(1e39)(-x), -1e39 * x)
+    with pytest.raises(ValueError, match="does not fit a float32 network"):
+        mlpc.LeakyReLU(1e39)(x.astype(np.float32))

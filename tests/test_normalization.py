@@ -528,3 +528,25 @@ def test_batchnorm_keeps_a_badly_initialized_deep_net_unit_variance():
         assert lin.output.var() > 50, f"layer {i}"      # N(0, 1) weights: variance ≈ fan-in·E[h²]
         if i >= 2:
             assert np.mean(np.abs(t.output)) > 0.9, f"layer {i}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_mask_survives_eval_passes(dtype):
+    """The mask is the last training-mode forward's: an eval pass of a smaller batch leaves it as
+    it was (it used to show the first rows), one of a larger batch regrows the buffers and leaves
+    None (it used to show zeros of the new shape), never another batch's shape."""
+    r = np.random.default_rng()
+    n = int(r.integers(2, 20))
+    net = mlpc.Sequential(mlpc.Linear(3, 7), mlpc.Dropout(0.5), dtype=dtype)
+    assert net[1].mask is None
+    y = net(data((n, 3), dtype, int(r.integers(1 << 30))))
+    mask = np.array(net[1].mask)
+    np.testing.assert_array_equal(y, net[1].output)
+    net.eval()
+    net(data((1, 3), dtype))
+    np.testing.assert_array_equal(net[1].mask, mask)
+    net(data((n + 1, 3), dtype))
+    assert net[1].mask is None
+    net.train()
+    net(data((n, 3), dtype))
+    assert net[1].mask.shape == (n, 7)

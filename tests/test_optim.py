@@ -949,3 +949,81 @@ def test_numbers_from_files_and_other_libraries_are_numbers():
             mlpc.SGD(net, bad)
     with pytest.raises(TypeError):
         opt.load_state_dict({**opt.state_dict(), "step": 2.5})
+
+
+# --------------------------------------------------------------------------------------------
+# issue 11: eps > 0, settings that do not fit the dtype, refused steps leave the schedule
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [mlpc.Adam, mlpc.AdamW, mlpc.AdaGrad, mlpc.RMSProp])
+def test_eps_zero_is_refused(cls):
+    """eps = 0 divides 0 by 0 wherever a gradient entry and its moment are both zero: the
+    parameters of a unit that never receives a gradient became NaN after one step."""
+    net = make_net()
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        cls(net, eps=0.0)
+    opt = cls(net)
+    with pytest.raises(ValueError, match="eps"):
+        opt.eps = 0
+    with pytest.raises(ValueError, match="eps"):
+        opt.load_state_dict({**opt.state_dict(), "eps": 0.0})
+    assert opt.eps > 0
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+@pytest.mark.parametrize("build,field", [
+    (lambda n, v: mlpc.SGD(n, lr=v), "lr"),
+    (lambda n, v: mlpc.SGD(n, lr=0.1, weight_decay=v), "weight_decay"),
+    (lambda n, v: mlpc.Adam(n, clip_value=v), "clip_value"),
+    (lambda n, v: mlpc.RMSProp(n, clip_norm=v), "clip_norm"),
+    (lambda n, v: mlpc.AdaGrad(n, eps=v), "eps"),
+])
+def test_settings_beyond_float32_are_refused_in_float32_networks(build, field):
+    """A setting is rounded to the network's dtype: past float32's largest value it is inf
+    (SGD(lr=1e39) made every parameter inf after one step). The same value is fine in float64."""
+    big = F32_MAX * float(np.random.default_rng().uniform(1.01, 1e6))
+    with pytest.raises(ValueError, match=f"{field} = .* does not fit a float32 network"):
+        build(make_net(dtype="float32"), big)
+    build(make_net(dtype="float64"), big)
+
+
+def test_setting_rounding_to_a_bad_value_is_refused():
+    """eps = 1e-46 is 0 in float32, β₂ = 1 − 1e-10 is 1: refused, though valid as given."""
+    net = make_net(dtype="float32")
+    with pytest.raises(ValueError, match="eps = 1e-46 does not fit a float32 network"):
+        mlpc.Adam(net, eps=1e-46)
+    with pytest.raises(ValueError, match=r"beta2 in float32 .* must be in \[0, 1\)"):
+        mlpc.Adam(net, betas=(0.9, 1 - 1e-10))
+    opt = mlpc.SGD(net, lr=0.1)
+    with pytest.raises(ValueError, match="does not fit"):
+        opt.lr = 1e39
+    with pytest.raises(ValueError, match="does not fit"):
+        opt.schedule = lambda t: 1e39
+    with pytest.raises(ValueError, match="does not fit"):
+        opt.load_state_dict({**opt.state_dict(), "weight_decay": 1e308})
+    assert opt.lr == 0.1 and opt.weight_decay == 0 and opt.schedule is None
+    mlpc.Adam(make_net(dtype="float64"), eps=1e-46, betas=(0.9, 1 - 1e-10))
+
+
+@pytest.mark.parametrize("how", ["train_step", "step"])
+def test_refused_step_leaves_the_schedule_and_lr(how):
+    """A step refused for a bad label (or, for opt.step, a schedule value that is no rate)
+    changes nothing: not opt.lr, not the step count, not the parameters."""
+    r = np.random.default_rng()
+    net = make_net()
+    opt = mlpc.SGD(net, lr=0.5, schedule=lambda t: 0.5 / (1 + t) if t < 2 else -1.0)
+    X, y = batches(1, seed=int(r.integers(1 << 30)))[0]
+    net.train_step(X, y, LOSS, opt)
+    lr, before = opt.lr, net.state_dict()
+    if how == "train_step":
+        with pytest.raises(ValueError):
+            net.train_step(X, np.full_like(y, K), LOSS, opt)
+    else:
+        opt.step()   # step 1 is fine; step 2's rate is refused
+        lr, before = opt.lr, net.state_dict()
+        with pytest.raises(ValueError, match="schedule"):
+            opt.step()
+    assert opt.lr == lr and opt.step_count == (1 if how == "train_step" else 2)
+    assert_same_state_dict(net.state_dict(), before)

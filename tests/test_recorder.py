@@ -15,12 +15,21 @@ def small_problem(n=50, dim=6, classes=3, seed=0):
 
 
 class Copier(Callback):
-    """Independent copies of outputs, output gradients, parameter gradients at chosen steps."""
+    """Independent copies of outputs, output gradients, parameter gradients at chosen steps;
+    the update is the parameters minus those the copier saw after the step before (or at the
+    start), taken in the parameters' dtype."""
 
     def __init__(self, net, steps):
         self.net, self.steps, self.copies = net, steps, {}
 
+    def _params(self):
+        return {name: np.array(value) for name, value, _ in self.net.named_parameters()}
+
+    def on_train_begin(self, fit):
+        self.previous = self._params()
+
     def on_step_end(self, step, info):
+        params = self._params()
         if step in self.steps:
             c = {}
             for name, layer in self.net.named_layers():
@@ -29,7 +38,9 @@ class Copier(Callback):
             for name, value, grad in self.net.named_parameters():
                 c[(name, "grad")] = np.array(grad, dtype=np.float64)
                 c[(name, "param")] = np.array(value, dtype=np.float64)
+                c[(name, "update")] = (params[name] - self.previous[name]).astype(np.float64)
             self.copies[step] = c
+        self.previous = params
 
 
 def numpy_histogram(x, bins, lo, hi):
@@ -37,6 +48,16 @@ def numpy_histogram(x, bins, lo, hi):
     x = x[(x >= lo) & (x <= hi)]
     b = np.floor((x - lo) * (bins / (hi - lo))).astype(np.int64)
     return np.bincount(np.minimum(b, bins - 1), minlength=bins)
+
+
+def assert_moments(m, i, x, tol, saturation=0.99):
+    spread = x.std() + abs(x.mean())
+    assert abs(m["mean"][i] - x.mean()) <= tol * spread
+    assert abs(m["std"][i] - x.std()) <= tol * spread
+    assert m["zero_fraction"][i] == np.mean(x == 0)
+    np.testing.assert_allclose(m["norm"][i], np.sqrt(np.sum(x * x)), rtol=tol)
+    assert (m["min"][i], m["max"][i]) == (x.min(), x.max())
+    assert m["saturation"][i] == np.mean(np.abs(x) > saturation)
 
 
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-7)])
@@ -47,8 +68,9 @@ def test_recorder_statistics_equal_numpy(dtype, tol):
     net = mlpc.Sequential(mlpc.Linear(6, 12), mlpc.BatchNorm(12), mlpc.ReLU(),
                           mlpc.Linear(12, 3), seed=0, dtype=dtype)
     steps = (0, 3, 7)
-    rec = Recorder(steps=steps, what=("output", "grad_output", "grad", "param"), bins=20,
-                   range=(-2.0, 2.0), keep_values=True)
+    saturation = np.random.default_rng().uniform(0.2, 1.5)
+    rec = Recorder(steps=steps, what="all", bins=20, range=(-2.0, 2.0), keep_values=True,
+                   saturation=saturation)
     copier = Copier(net, steps)
     fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1, momentum=0.9), X, y, epochs=3,
         batch_size=20, seed=0, callbacks=[rec, copier], progress=False)
@@ -56,20 +78,24 @@ def test_recorder_statistics_equal_numpy(dtype, tol):
     assert rec.recorded_epochs == [0, 1, 2]
     keys = rec.keys()
     assert ("0", "output") in keys and ("1.weight", "grad") in keys and ("3.bias", "param") in keys
+    assert ("3.weight", "update") in keys
     assert set(keys) == set(copier.copies[0])
     edges = np.linspace(-2, 2, 21)
     for key in keys:
         m = rec.moments(*key)
+        for i, step in enumerate(steps):
+            assert_moments(m, i, copier.copies[step][key], tol, saturation)
+        if key[1] == "update":                         # moments only
+            assert rec.counts(*key) is None
+            continue
         counts = rec.counts(*key)
-        assert counts.shape == (3, 20)
+        outside = rec.out_of_range(*key)
+        assert counts.shape == (3, 20) and outside.shape == (3, 2)
         for i, step in enumerate(steps):
             x = copier.copies[step][key]
-            spread = x.std() + abs(x.mean())
-            assert abs(m["mean"][i] - x.mean()) <= tol * spread
-            assert abs(m["std"][i] - x.std()) <= tol * spread
-            assert m["zero_fraction"][i] == np.mean(x == 0)
-            np.testing.assert_allclose(m["norm"][i], np.sqrt(np.sum(x * x)), rtol=tol)
             np.testing.assert_array_equal(counts[i], numpy_histogram(x.ravel(), 20, -2, 2))
+            assert tuple(outside[i]) == (np.sum(x < -2), np.sum(x > 2))
+            assert counts[i].sum() + outside[i].sum() == x.size
             c, e = rec.histogram(*key, index=i)
             np.testing.assert_array_equal(c, counts[i])
             np.testing.assert_array_equal(e, edges)
@@ -107,14 +133,6 @@ def test_recorder_every_step_layers_ranges_and_standalone():
         Recorder(what=("activations",))
     with pytest.raises(ValueError):
         Recorder(range=(1, 0))
-
-
-def assert_moments(m, i, x, tol):
-    spread = x.std() + abs(x.mean())
-    assert abs(m["mean"][i] - x.mean()) <= tol * spread
-    assert abs(m["std"][i] - x.std()) <= tol * spread
-    assert m["zero_fraction"][i] == np.mean(x == 0)
-    np.testing.assert_allclose(m["norm"][i], np.sqrt(np.sum(x * x)), rtol=tol)
 
 
 def test_recorder_moments_only_at_every_step_past_its_first_allocation():
@@ -265,3 +283,50 @@ def test_recorder_reads_each_place_of_a_shared_activation():
     assert rec.keys() == [("1", "output"), ("3", "output")]
     assert_moments(rec.moments("1"), 0, np.maximum(W[0], 0), 1e-12)
     assert_moments(rec.moments("3"), 0, np.maximum(W[2], 0), 1e-12)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-6)])
+def test_gradient_and_update_to_data_ratios_over_real_steps(dtype, tol):
+    """ratio(name, "grad") = std(∂J/∂W)/std(W) and ratio(name, "update") = std(W_t − W_{t−1})/
+    std(W_t), recomputed by NumPy from copies of the parameters taken after every step, for an
+    optimizer whose update is not a multiple of the gradient (Adam with weight decay)."""
+    rng = np.random.default_rng()
+    X, y = small_problem(80, dim=6, seed=int(rng.integers(1000)))
+    net = mlpc.Sequential(mlpc.Linear(6, 9), mlpc.Tanh(), mlpc.Linear(9, 3), dtype=dtype)
+    steps = tuple(sorted(rng.choice(8, 3, replace=False)))
+    rec, copier = Recorder(steps=steps, what="all"), Copier(net, steps)
+    opt = mlpc.AdamW(net, lr=rng.uniform(1e-3, 1e-1), weight_decay=0.1)
+    fit(net, mlpc.SoftmaxCrossEntropy(), opt, X, y, epochs=2, batch_size=20, seed=0,
+        callbacks=[rec, copier], progress=False)
+    assert rec.parameter_names() == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    for name in rec.parameter_names():
+        for i, step in enumerate(steps):
+            c = copier.copies[step]
+            w, g, dw = c[(name, "param")], c[(name, "grad")], c[(name, "update")]
+            assert rec.ratio(name, "grad")[i] == pytest.approx(g.std() / w.std(), rel=tol)
+            assert rec.ratio(name, "update")[i] == pytest.approx(dw.std() / w.std(), rel=tol)
+            assert np.abs(dw).max() > 0
+    with pytest.raises(ValueError, match="'grad' or 'update'"):
+        rec.ratio("0.weight", "output")
+
+
+def test_record_outside_fit_takes_the_parameters_before_the_step():
+    X, y = small_problem(20)
+    net = mlpc.Sequential(mlpc.Linear(6, 4), mlpc.ReLU(), mlpc.Linear(4, 3), seed=0)
+    opt = mlpc.SGD(net, 0.5, momentum=0.9)
+    rec = Recorder(what=("param", "update"))
+    for k in range(2):
+        before = net._core.flat(False).copy()
+        w0 = np.array(net[0].weight, np.float64)
+        net.train_step(X, y, mlpc.SoftmaxCrossEntropy(), opt)
+        rec.record(net, before=before)
+    dw = np.array(net[0].weight, np.float64) - w0
+    assert rec.moments("0.weight", "update")["std"][1] == pytest.approx(dw.std(), rel=1e-6)
+    rec.record(net)                                   # without the copy: no update
+    assert np.isnan(rec.moments("0.weight", "update")["std"][2])
+    with pytest.raises(ValueError, match="flat parameters"):
+        rec.record(net, before=before[:3])
+    with pytest.raises(ValueError, match="moments only"):
+        Recorder(range={"update": (-1, 1)})
+    with pytest.raises(ValueError, match="saturation"):
+        Recorder(saturation=-1)

@@ -563,3 +563,165 @@ def test_deepcopy_of_a_network_not_built_yet_copies_the_architecture():
     assert all(a is not b for a, b in zip(twin.layers, net.layers))
     X = np.ones((2, 3), dtype=np.float32)
     np.testing.assert_array_equal(twin(X), net(X))      # same seed, same masks
+
+
+# -- hostile archives (issue 11) -------------------------------------------------------------------
+BOMB_BYTES = 200 << 20   # 200 MiB of zeros: about 200 KiB deflated
+
+
+def write_bomb(path, entries, name, npy_shape, dtype="<f4", data_bytes=BOMB_BYTES):
+    """`entries` as usual, plus a deflated entry `name` whose .npy header declares `npy_shape`
+    and whose data is `data_bytes` of zeros (written in chunks: never in memory at once)."""
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for key, value in entries.items():
+            with zf.open(key + ".npy", "w") as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+        with zf.open(name + ".npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": dtype, "fortran_order": False, "shape": npy_shape})
+            chunk = bytes(1 << 20)
+            for start in range(0, data_bytes, len(chunk)):
+                f.write(chunk[:data_bytes - start])
+    assert os.path.getsize(path) < BOMB_BYTES // 100
+
+
+def peak_bytes(fn, *args):
+    """(result or exception, tracemalloc's peak of traced memory during fn(*args))."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        try:
+            result = fn(*args)
+        except Exception as e:   # noqa: BLE001 - the caller checks which
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+SMALL = 8 << 20   # what loading the small model may take (its arrays are kilobytes)
+
+
+@pytest.mark.parametrize("case", ["unknown entry", "declared shape", "data beyond the header",
+                                  "unused extra"])
+def test_zip_bomb_is_refused_before_inflating(saved, tmp_path, case):
+    """An entry inflating to 200 MiB made load use 200 MiB (two: seconds and twice that) before
+    any check: load read every entry first. Now each entry's .npy header is read and checked
+    against the architecture, and data is inflated only for entries the network needs."""
+    net, _, entries = saved
+    entries = dict(entries)
+    bad = tmp_path / "bomb.npz"
+    n = BOMB_BYTES // 4
+    if case == "unknown entry":
+        write_bomb(bad, entries, "junk", (n,))
+        match = "unexpected entry 'junk'"
+    elif case == "declared shape":
+        del entries["param/0.weight"]
+        write_bomb(bad, entries, "param/0.weight", (n,))
+        match = r"'0.weight' has shape \(52428800,\), expected \(7, 5\)"
+    elif case == "data beyond the header":
+        del entries["param/0.weight"]
+        write_bomb(bad, entries, "param/0.weight", (7, 5))
+        match = r"'param/0.weight': its .npy header describes \(7, 5\) float32 \(140 bytes"
+    else:   # an entry the file declares, which load has no use for
+        h = header_of(entries)
+        h["extra"] = ["big"]
+        write_bomb(bad, with_header(entries, h), "extra/big", (n,))
+        match = None
+    result, peak = peak_bytes(load, bad)
+    if match is None:
+        assert isinstance(result, mlpc.Sequential)
+        assert_same_state(net, result)
+    else:
+        assert isinstance(result, ModelFileError), result
+        assert __import__("re").search(match, str(result)), str(result)
+    assert peak < SMALL, f"loading used {peak / 2**20:.0f} MiB"
+
+
+def test_declared_size_beyond_deflate_ratio_is_refused(saved, tmp_path):
+    """A zip record may declare any size; a stored entry holds exactly its compressed bytes and
+    deflate cannot inflate one byte to more than 1032."""
+    import zipfile
+    _, path, _ = saved
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("param/0.weight.npy")
+    # rewrite the uncompressed size (offset 24) in the entry's central directory record, whose
+    # 46 fixed bytes precede the name; zipfile believes the central directory
+    at = data.index(b"param/0.weight.npy", data.index(b"PK\x01\x02")) - 46
+    assert data[at:at + 4] == b"PK\x01\x02"
+    data[at + 24:at + 28] = (info.compress_size * 2000).to_bytes(4, "little")
+    (tmp_path / "lie.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="declares .* bytes, more than its"):
+        load(tmp_path / "lie.npz")
+
+
+def test_malformed_archives_raise_model_file_errors(saved, tmp_path):
+    """A non-.npy entry gave AttributeError, a deeply nested header RecursionError."""
+    import zipfile
+    _, path, entries = saved
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(path.read_bytes())
+    with zipfile.ZipFile(bad, "a") as zf:
+        zf.writestr("notes.txt", b"hello")
+    with pytest.raises(ModelFileError, match="entry 'notes.txt' is not a .npy array"):
+        load(bad)
+    depth = int(np.random.default_rng().integers(10**4, 10**5))
+    for text in ["[" * depth + "]" * depth, '{"a": ' * depth + "1" + "}" * depth]:
+        expect_error(tmp_path, {**entries, "header": np.array(text)}, "nested too deeply",
+                     ModelFileError)
+    h = header_of(entries)
+    h["l2"] = 10**400
+    expect_error(tmp_path, with_header(entries, h), "l2 must be a finite number >= 0",
+                 ModelFileError)
+
+
+def optimizer_file(tmp_path, dtype="float64"):
+    net = mlpc.Sequential(mlpc.Linear(4, 5), mlpc.ReLU(), mlpc.Linear(5, 3), dtype=dtype, seed=0)
+    opt = mlpc.Adam(net, lr=1e-2, clip_norm=1.0)
+    rng = np.random.default_rng()
+    net.train_step(rng.normal(size=(6, 4)), rng.integers(0, 3, 6), mlpc.SoftmaxCrossEntropy(),
+                   opt)
+    save_optimizer(opt, tmp_path / "opt.npz")
+    return net, read_entries(tmp_path / "opt.npz")
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda h, e: e["optimizer/state"].__setitem__((0, 0), np.nan), "expected finite values"),
+    (lambda h, e: h["optimizer"].update(surprise=1.0), r"unexpected \['surprise'\]"),
+    (lambda h, e: h["optimizer"].update(type={}), "unknown optimizer type {}"),
+    (lambda h, e: h["optimizer"].update(type=["Adam"]), "unknown optimizer type"),
+    (lambda h, e: h["optimizer"].update(clip_norm=10**400), "clip_norm must be finite"),
+    (lambda h, e: h["optimizer"].update(step=2**64), r"step must be an int in \[0, 2\*\*64\)"),
+    (lambda h, e: h["optimizer"].update(step=-1), "step must be an int"),
+    (lambda h, e: h["optimizer"].update(eps=0), "eps must be a finite number > 0"),
+    (lambda h, e: h["optimizer"].pop("beta2"), "lacks 'beta2'"),
+    (lambda h, e: e.__setitem__("junk", np.zeros(2)), r"unexpected entries \['junk'\]"),
+], ids=["nan_state", "extra_key", "type_dict", "type_list", "clip_norm_huge", "step_2_64",
+        "step_negative", "eps_zero", "missing_beta2", "junk_entry"])
+def test_malformed_optimizer_files_raise_model_file_errors(tmp_path, change, match):
+    """load_optimizer let ValueError, KeyError, TypeError and OverflowError escape: its
+    load_state_dict ran outside the conversion to ModelFileError."""
+    net, entries = optimizer_file(tmp_path)
+    h = header_of(entries)
+    entries = {k: np.array(v) for k, v in entries.items()}
+    change(h, entries)
+    write_entries(tmp_path / "bad.npz", with_header(entries, h))
+    with pytest.raises(ModelFileError, match=match):
+        load_optimizer(tmp_path / "bad.npz", net)
+
+
+def test_optimizer_file_settings_must_fit_the_network_dtype(tmp_path):
+    """weight_decay 1e308 in a float32 network made every parameter inf after one step."""
+    net, entries = optimizer_file(tmp_path, "float32")
+    h = header_of(entries)
+    h["optimizer"]["weight_decay"] = 1e308
+    write_entries(tmp_path / "bad.npz", with_header(entries, h))
+    with pytest.raises(ModelFileError, match="weight_decay = 1e.308 does not fit a float32"):
+        load_optimizer(tmp_path / "bad.npz", net)
+    net, entries = optimizer_file(tmp_path, "float64")
+    h = header_of(entries)
+    h["optimizer"]["weight_decay"] = 1e308
+    write_entries(tmp_path / "ok.npz", with_header(entries, h))
+    assert load_optimizer(tmp_path / "ok.npz", net).weight_decay == 1e308

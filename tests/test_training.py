@@ -16,7 +16,7 @@ import reference as ref  # noqa: E402
 import mlpc  # noqa: E402
 from mlpc import data  # noqa: E402
 from mlpc.training import fit, evaluate, History, Callback, EarlyStopping  # noqa: E402
-from mlpc.progress import ProgressBar, enabled  # noqa: E402
+from mlpc.progress import ProgressBar, enabled, where  # noqa: E402
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -294,7 +294,8 @@ def test_an_infinite_cost_restores_the_last_state_with_a_finite_cost():
     Y = (X.sum(1, keepdims=True) * 1e3).astype(np.float32)
     net = mlpc.Sequential(mlpc.Linear(20, 16), mlpc.ReLU(), mlpc.Linear(16, 1), seed=0)
     snaps, log = Snapshots(net), StepLog()
-    with pytest.raises(FloatingPointError, match="the cost is inf") as info:
+    # (the divergence guard now stops the run before the cost reaches inf, the same way)
+    with pytest.raises(FloatingPointError, match="the cost is (inf|.*the run diverges)") as info:
         fit(net, mlpc.MSELoss(), mlpc.SGD(net, lr=1.0), X, Y, epochs=10, batch_size=50,
             shuffle=False, callbacks=[snaps, log], progress=False)
     import re
@@ -449,8 +450,12 @@ def test_progress_bar_output(capsys):
     assert lines[0].startswith("epoch 1/2") and lines[1].startswith("epoch 2/2")
     assert "cost" in lines[0] and "acc" in lines[0] and "/s" in lines[0] and "40/40" in lines[0]
     fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=10, progress=False)
-    fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=1, batch_size=10)   # None: not a TTY
     assert capsys.readouterr().err == ""
+    fit(net, loss, mlpc.SGD(net, 0.1), X, y, epochs=2, batch_size=10)   # the default: on
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line[:9] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    with pytest.raises(TypeError, match="progress"):
+        fit(net, loss, mlpc.SGD(net, 0.1), X, y, progress="yes")
 
 
 def test_progress_bar_on_a_terminal():
@@ -462,5 +467,30 @@ def test_progress_bar_on_a_terminal():
     text = stream.getvalue()
     assert text.count("\r") == 5 and text.endswith("\n")
     assert "100/100" in text and "cost 0.25" in text and "acc 75.00%" in text
-    assert enabled(True) and not enabled(False)
-    assert not enabled(None, io.StringIO())
+    assert enabled(True) and enabled(None) and not enabled(False) and not enabled(0)
+    assert where(io.StringIO()) == "lines"
+    assert ProgressBar(1, stream=io.StringIO()).mode == "lines"
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "mse"])
+def test_finite_divergence_stops_with_the_network_restored(loss):
+    """In float64, lr = 1e30 ran 20 steps to parameters of 1e176 without a word: only NaN and
+    inf were caught. A cost above 1e6 × max(1, the first cost) now stops the run as inf does,
+    with the state before the last step whose cost was acceptable."""
+    r = np.random.default_rng()
+    X, y = small_problem(64, dim=4)
+    net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.Tanh(), mlpc.Linear(8, 3), dtype="float64",
+                          seed=int(r.integers(1 << 30)))
+    loss_fn, targets = (mlpc.SoftmaxCrossEntropy(), y) if loss == "cross-entropy" else \
+        (mlpc.MSELoss(), np.eye(3)[y])
+    snaps, log = Snapshots(net), StepLog()
+    with pytest.raises(FloatingPointError, match="the run diverges") as info:
+        fit(net, loss_fn, mlpc.SGD(net, lr=1e30), X, targets, epochs=20, batch_size=16,
+            callbacks=[snaps, log], progress=False)
+    import re
+    bad = int(re.search(r"at step (\d+)", str(info.value)).group(1))
+    assert f"before step {bad - 1}" in str(info.value)
+    costs = [i["cost"] for i in log.infos]
+    assert all(np.isfinite(costs)) and max(costs) <= 1e6 * max(costs[0], 1)
+    assert_state_equal(net.state_dict(), snaps.states[bad - 1])
+    assert max(np.abs(v).max() for v in net.state_dict().values()) < 1e6

@@ -78,6 +78,9 @@ typedef struct mlpc_tensor {
     int is_weight;         /* a weight matrix: the L2 penalty and default weight decay apply */
 } mlpc_tensor;
 
+/* The number of statistics mlpc_moments writes per buffer. */
+enum { MLPC_STATS = 7 };
+
 /* The typed kernels: mlpc_linear_forward_f32, ..._f64 and so on. */
 #define MLPC_TEMPLATE "kernels.inc"
 #include "instantiate.h"

@@ -250,6 +250,7 @@ int mlpc_net_reserve(mlpc_net *net, size_t N)
     net->cache = c;
     net->capacity = N;
     net->forward_done = net->backward_done = net->loss_done = 0;
+    net->mask_N = 0;
     return MLPC_OK;
 }
 
@@ -280,12 +281,13 @@ int mlpc_net_forward(mlpc_net *net, const void *x, size_t N)
     net->forward_done = net->backward_done = net->loss_done = 0;
     int rc = DISPATCH(forward, net);
     net->forward_done = rc == MLPC_OK;
+    if (net->training) net->mask_N = rc == MLPC_OK ? N : 0;
     return rc;
 }
 
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
 {
-    if (!net->forward_done || (!dy && !net->loss_done)) return MLPC_ESTATE;
+    if (!net->forward_done || !net->input || (!dy && !net->loss_done)) return MLPC_ESTATE;
     if (dy) {
         memcpy((char *)net->doutputs->data + net->grad_off[net->nlayers] * net->elsize, dy,
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
@@ -320,42 +322,54 @@ double mlpc_net_grad_norm(const mlpc_net *net)
 }
 
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
-                      size_t bins, double *stats, int64_t *counts)
+                      size_t bins, double saturation, const void *before, double *stats,
+                      int64_t *counts)
 {
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
         int on_layer = src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT;
-        int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD;
+        int on_tensor = src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD ||
+                        src->kind == MLPC_SOURCE_UPDATE;
         if (!(on_layer && src->index < net->nlayers) && !(on_tensor && src->index < net->ntensors))
             return MLPC_EINVAL;
         /* a histogram needs bins that fit the kernel and a finite width (hi − lo = inf would
          * put every value in the last bin) */
         int histogram = src->lo < src->hi;
-        if (histogram && (bins == 0 || bins > INT32_MAX - 1 || !isfinite(src->hi - src->lo)))
+        if (histogram && src->kind == MLPC_SOURCE_UPDATE) return MLPC_EINVAL;   /* moments only */
+        if (histogram && (bins == 0 || bins > INT32_MAX - 3 || !isfinite(src->hi - src->lo)))
             return MLPC_EINVAL;
     }
+    if (isnan(saturation)) return MLPC_EINVAL;
     size_t k = 0;
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
-        const void *x = NULL;
+        const void *x = NULL, *minus = NULL;
         size_t n = 0;
-        if (src->kind == MLPC_SOURCE_PARAM || src->kind == MLPC_SOURCE_GRAD) {
+        if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
+            if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
+                x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
+                                                    : mlpc_net_grad_output(net, src->index);
+                n = net->N * net->layers[src->index].out;
+            }
+        } else if (src->kind != MLPC_SOURCE_UPDATE || before) {
             const mlpc_tensor *T = &net->tensors[src->index];
-            const char *block = src->kind == MLPC_SOURCE_PARAM ? net->params : net->grads;
+            const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
             x = block + T->offset * net->elsize;
+            if (src->kind == MLPC_SOURCE_UPDATE)
+                minus = (const char *)before + T->offset * net->elsize;
             n = T->size;
-        } else if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
-            x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
-                                                : mlpc_net_grad_output(net, src->index);
-            n = net->N * net->layers[src->index].out;
         }
-        int64_t *hist = src->lo < src->hi ? counts + bins * k++ : NULL;
+        double *st = stats + MLPC_STATS * s;
+        int64_t *hist = src->lo < src->hi ? counts + (bins + 2) * k++ : NULL;
         if (!x) {
-            for (int j = 0; j < 4; j++) stats[4 * s + j] = NAN;
-            if (hist) memset(hist, 0, bins * sizeof *hist);
+            for (int j = 0; j < MLPC_STATS; j++) st[j] = NAN;
+            if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
             continue;
         }
-        DISPATCH(mlpc_moments, stats + 4 * s, x, n);
+        if (minus)
+            DISPATCH(mlpc_moments_of_difference, st, x, minus, n, saturation);
+        else
+            DISPATCH(mlpc_moments, st, x, n, saturation);
         if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
     }
     return MLPC_OK;
@@ -379,6 +393,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
     if (!rc) rc = DISPATCH(backward, net, 0);
     net->backward_done = rc == MLPC_OK;
+    /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
+     * pass of its own (the caller may change or free x once the call returns) */
+    net->input = NULL;
     if (rc) return rc;
     *cost += mlpc_net_penalty(net);
     mlpc_net_optim_step(net, state, cfg);

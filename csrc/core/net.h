@@ -6,7 +6,8 @@
  * reference-counted block each, sized for `capacity` examples; they grow (never shrink) when a
  * larger batch arrives, so a steady-state training step allocates nothing. The wrapper keeps a
  * reference on a block for as long as an array views it, so a grown network never frees memory an
- * array still shows. The input batch is the caller's: it must stay valid from forward to backward. */
+ * array still shows. The input batch is the caller's: it must stay valid and unchanged from
+ * forward to backward; train_step reads it during the call only. */
 #ifndef MLPC_NET_H
 #define MLPC_NET_H
 #include "mlpc.h"
@@ -53,7 +54,7 @@ typedef struct mlpc_net {
     double l2;                           /* J = loss + l2 Σ‖W‖²_F over weight matrices */
     int training;
     size_t N, capacity;                  /* examples in the current batch, room for */
-    const void *input;                   /* (N, layers[0].in), the caller's */
+    const void *input;                   /* (N, layers[0].in), the caller's; NULL after train_step */
     mlpc_block *outputs, *doutputs, *cache;
     size_t *out_off;                     /* (nlayers) output of layer l in `outputs` */
     size_t *grad_off;                    /* (nlayers + 1) ∂J/∂(input of layer l) in `doutputs`;
@@ -63,6 +64,9 @@ typedef struct mlpc_net {
     int forward_done;                    /* outputs hold a forward pass of the current batch */
     int backward_done;                   /* output gradients hold its backward pass */
     int loss_done;                       /* ∂J/∂(network output) holds its loss gradient */
+    size_t mask_N;                       /* rows of the dropout masks in `cache`: the batch of
+                                            the last training-mode forward; 0 when there is none
+                                            (an eval pass leaves them, a grown cache loses them) */
 } mlpc_net;
 
 /* Checks the layer list (widths chain, options in range) and allocates. Weights start at zero,
@@ -74,7 +78,7 @@ int mlpc_net_reserve(mlpc_net *net, size_t N);
 /* x: (N, in) of the net's dtype; needs mlpc_net_reserve(net, N) first. */
 int mlpc_net_forward(mlpc_net *net, const void *x, size_t N);
 /* dy: (N, out), or NULL to use what mlpc_net_loss left in the output gradient (MLPC_ESTATE when
- * no loss was computed for the current batch). Fills every parameter gradient (+=, plus 2λW)
+ * no loss was computed for the current batch, or the batch came from train_step). Fills every parameter gradient (+=, plus 2λW)
  * and, when need_dx, ∂J/∂x at mlpc_net_input_grad(). */
 int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx);
 /* The loss of the last forward pass against the targets (int labels or rows); writes its gradient
@@ -86,7 +90,7 @@ void mlpc_net_zero_grad(mlpc_net *net);
 /* Zero the gradients, forward, loss, backward, update: one call per mini-batch. *cost includes
  * the penalty. state: the optimizer's buffers (see mlpc_optim_step). A batch the step cannot
  * take (a label out of range, one example into batch normalization) is refused before anything
- * changes. */
+ * changes. x is read during the call only: afterwards the network holds no pointer to it. */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost);
@@ -95,22 +99,29 @@ void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg);
 double mlpc_net_grad_norm(const mlpc_net *net);
 
 /* What the recorder reads: a layer's output or ∂J/∂output for the current batch, or a parameter
- * tensor or its gradient. lo < hi asks for a histogram over [lo, hi] besides the moments. */
+ * tensor, its gradient, or its update W − W_before (the step just taken). lo < hi asks for a
+ * histogram over [lo, hi] besides the moments (not for an update: moments only). */
 typedef enum {
-    MLPC_SOURCE_OUTPUT, MLPC_SOURCE_GRAD_OUTPUT, MLPC_SOURCE_PARAM, MLPC_SOURCE_GRAD
+    MLPC_SOURCE_OUTPUT, MLPC_SOURCE_GRAD_OUTPUT, MLPC_SOURCE_PARAM, MLPC_SOURCE_GRAD,
+    MLPC_SOURCE_UPDATE
 } mlpc_source_kind;
 typedef struct {
     mlpc_source_kind kind;
-    size_t index;            /* a layer (OUTPUT, GRAD_OUTPUT) or a tensor (PARAM, GRAD) */
+    size_t index;            /* a layer (OUTPUT, GRAD_OUTPUT) or a tensor (PARAM, GRAD, UPDATE) */
     double lo, hi;
 } mlpc_source;
-/* One snapshot in one call: stats[4s .. 4s + 4) = mlpc_moments of source s; the k-th source with
- * a histogram writes counts[k·bins .. (k + 1)·bins) by mlpc_histogram. A layer's output before a
- * forward pass, and its output gradient before the backward pass of the current batch, have NaN
- * stats and zero counts. Every source is checked before anything is written. */
+/* One snapshot in one call: stats[MLPC_STATS·s ...] = mlpc_moments of source s (|x| > saturation
+ * counts as saturated); the k-th source with a histogram writes counts[k·(bins + 2) ...] by
+ * mlpc_histogram (under- and overflow first and last). UPDATE sources read `before`, a copy of
+ * the flat parameter block taken before the step (the caller's, not the network's). A layer's
+ * output before a forward pass, its output gradient before the backward pass of the current
+ * batch, and an update without `before` have NaN stats and zero counts. Every source is checked
+ * before anything is written. */
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources /* (nsources) */,
-                      size_t nsources, size_t bins, double *stats /* (nsources, 4) */,
-                      int64_t *counts /* (sources with a histogram, bins) */);
+                      size_t nsources, size_t bins, double saturation,
+                      const void *before /* (nparams) or NULL */,
+                      double *stats /* (nsources, MLPC_STATS) */,
+                      int64_t *counts /* (sources with a histogram, bins + 2) */);
 
 /* Addresses inside the blocks, valid until the next mlpc_net_reserve. */
 void *mlpc_net_output(const mlpc_net *net, size_t layer);       /* (N, layers[layer].out) */

@@ -10,5 +10,10 @@
 #else
 #define MLPC_SIMD_CLONES
 #endif
+#if defined(__GNUC__)
+#define MLPC_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define MLPC_ALWAYS_INLINE
+#endif
 #define MLPC_TEMPLATE "statistics.inc"
 #include "instantiate.h"

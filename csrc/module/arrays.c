@@ -35,6 +35,14 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
                      PyArray_SIZE(raw) == 0 ? " (an empty batch)" : "");
         goto fail;
     }
+    /* checked from the shape, before converting: a zero-stride view of 2^31 rows costs nothing
+     * itself, but its copy would be many GiB that the core then refuses */
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0 && PyArray_DIM(raw, i) > INT_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s: at most %d rows (the matrix products take int "
+                         "sizes), got %s", what, INT_MAX, given);
+            goto fail;
+        }
     /* FORCECAST: a float64 batch (or int labels as rows) into a float32 network is the
      * documented conversion, not an error; the kind check above already refused non-numbers */
     PyArrayObject *arr = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, typenum,

@@ -176,18 +176,23 @@ static PyObject *softmax(PyObject *Py_UNUSED(m), PyObject *s_obj)
     return p;
 }
 
-/* moments(x, bins=0, lo=0, hi=0) -> ((mean, std, zero_fraction, norm), counts or None) */
+/* moments(x, bins=0, lo=0, hi=0, saturation=0.99) -> ((mean, std, zero_fraction, norm, min, max,
+ * saturation_fraction), counts (bins + 2: under, bins, over) or None) */
 static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
 {
     PyObject *x_obj;
     Py_ssize_t bins = 0;
-    double lo = 0, hi = 0;
-    if (!PyArg_ParseTuple(args, "O|ndd", &x_obj, &bins, &lo, &hi)) return NULL;
-    if (bins < 0 || bins > INT32_MAX - 1 || (bins > 0 && !(hi > lo && isfinite(hi - lo)))) {
+    double lo = 0, hi = 0, saturation = 0.99;
+    if (!PyArg_ParseTuple(args, "O|nddd", &x_obj, &bins, &lo, &hi, &saturation)) return NULL;
+    if (bins < 0 || bins > INT32_MAX - 3 || (bins > 0 && !(hi > lo && isfinite(hi - lo)))) {
         char msg[160];   /* PyErr_Format has no %g */
         snprintf(msg, sizeof msg, "moments: need bins >= 0 and finite lo < hi, got %zd, %g, %g",
                  bins, lo, hi);
         PyErr_SetString(PyExc_ValueError, msg);
+        return NULL;
+    }
+    if (isnan(saturation)) {
+        PyErr_SetString(PyExc_ValueError, "moments: saturation must be a number, got nan");
         return NULL;
     }
     int tn = float_type(x_obj);
@@ -195,22 +200,22 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     if (!x) return NULL;
     PyObject *counts = NULL;
     if (bins > 0) {
-        npy_intp cd[1] = {bins};
+        npy_intp cd[1] = {bins + 2};
         counts = PyArray_ZEROS(1, cd, NPY_INT64, 0);
         if (!counts) { Py_DECREF(x); return NULL; }
     }
-    double st[4];
+    double st[MLPC_STATS];
     size_t n = (size_t)PyArray_SIZE(x);
     void *xp = PyArray_DATA(x);
     Py_BEGIN_ALLOW_THREADS
-    MLPC_BY_DTYPE(tn, mlpc_moments, st, xp, n);
+    MLPC_BY_DTYPE(tn, mlpc_moments, st, xp, n, saturation);
     if (counts)
         MLPC_BY_DTYPE(tn, mlpc_histogram, PyArray_DATA((PyArrayObject *)counts), xp, n,
                       (size_t)bins, lo, hi);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     if (!counts) { Py_INCREF(Py_None); counts = Py_None; }
-    return Py_BuildValue("(dddd)N", st[0], st[1], st[2], st[3], counts);
+    return Py_BuildValue("(ddddddd)N", st[0], st[1], st[2], st[3], st[4], st[5], st[6], counts);
 }
 
 static PyMethodDef module_methods[] = {
@@ -223,7 +228,10 @@ static PyMethodDef module_methods[] = {
     {"activation", activation, METH_VARARGS, "activation(kind, x, alpha) -> (f(x), f'(x))"},
     {"loss", loss, METH_VARARGS, "loss(kind, scores, targets) -> (cost, gradient)"},
     {"softmax", softmax, METH_O, "softmax(scores) -> probabilities, row by row"},
-    {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi) -> (stats, counts)"},
+    {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi, saturation) -> (stats, counts)"},
+    {"line_costs", mlpc_line_costs, METH_VARARGS,
+     "line_costs(net, X, targets, kind, tensor, start, index, value, steps) -> "
+     "(base, costs, radius, crossed)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -264,6 +272,7 @@ PyMODINIT_FUNC PyInit__core(void)
         {"FLOAT32", MLPC_FLOAT32}, {"FLOAT64", MLPC_FLOAT64},
         {"SOURCE_OUTPUT", MLPC_SOURCE_OUTPUT}, {"SOURCE_GRAD_OUTPUT", MLPC_SOURCE_GRAD_OUTPUT},
         {"SOURCE_PARAM", MLPC_SOURCE_PARAM}, {"SOURCE_GRAD", MLPC_SOURCE_GRAD},
+        {"SOURCE_UPDATE", MLPC_SOURCE_UPDATE},
     };
     for (size_t i = 0; i < sizeof constants / sizeof *constants; i++)
         if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {

@@ -12,14 +12,24 @@ PyTypeObject *mlpc_NetType;
         mlpc_net_release(self);                    \
     } while (0)
 
+/* The spec value under key as a new reference (NULL, no error, when absent): converting it may
+ * run its __index__ or __float__, which may change or empty the dict and so free a borrowed value. */
+static PyObject *spec_value(PyObject *spec, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(spec, key);
+    Py_XINCREF(v);
+    return v;
+}
+
 static int read_size(PyObject *spec, const char *key, size_t *out, int required)
 {
-    PyObject *v = PyDict_GetItemString(spec, key);   /* borrowed */
+    PyObject *v = spec_value(spec, key);
     if (!v) {
         if (required) PyErr_Format(PyExc_ValueError, "layer spec is missing '%s'", key);
         return required ? -1 : 0;
     }
     long long x = PyLong_AsLongLong(v);
+    Py_DECREF(v);
     if (x == -1 && PyErr_Occurred()) return -1;
     if (x < 0) {
         PyErr_Format(PyExc_ValueError, "layer spec '%s' must be >= 0, got %lld", key, x);
@@ -31,9 +41,10 @@ static int read_size(PyObject *spec, const char *key, size_t *out, int required)
 
 static int read_double(PyObject *spec, const char *key, double *out)
 {
-    PyObject *v = PyDict_GetItemString(spec, key);
+    PyObject *v = spec_value(spec, key);
     if (!v) return 0;
     *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
@@ -51,9 +62,10 @@ static int parse_spec(PyObject *spec, mlpc_layer *L)
         read_size(spec, "act", &act, 0) || read_size(spec, "skip", &L->skip, 0) ||
         read_double(spec, "alpha", &L->alpha) || read_double(spec, "momentum", &L->momentum))
         return -1;
-    PyObject *seed = PyDict_GetItemString(spec, "seed");
+    PyObject *seed = spec_value(spec, "seed");
     if (seed) {
         L->seed = PyLong_AsUnsignedLongLongMask(seed);
+        Py_DECREF(seed);
         if (PyErr_Occurred()) return -1;
     }
     L->kind = (mlpc_layer_kind)kind;
@@ -66,35 +78,47 @@ static int Net_init(NetObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"dtype", "layers", NULL};
     int dtype;
-    PyObject *specs;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", kwlist, &dtype, &PyList_Type, &specs))
+    PyObject *list;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", kwlist, &dtype, &PyList_Type, &list))
         return -1;
-    if (self->net) {
+    if (self->net) {   /* arrays, optimizers and other threads hold on to the live network */
         PyErr_SetString(PyExc_RuntimeError, "Net is already initialized");
         return -1;
     }
-    Py_ssize_t n = PyList_GET_SIZE(specs);
+    /* a tuple copy holds every spec dict: a spec value's __index__ may change the list */
+    PyObject *specs = PyList_AsTuple(list);
+    if (!specs) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(specs);
+    mlpc_layer *layers = n ? PyMem_Calloc((size_t)n, sizeof *layers) : NULL;
+    mlpc_net *net = NULL;
     if (n == 0) {
         PyErr_SetString(PyExc_ValueError, "a network needs at least one layer");
-        return -1;
+        goto fail;
     }
-    mlpc_layer *layers = PyMem_Calloc((size_t)n, sizeof *layers);
     if (!layers) {
         PyErr_NoMemory();
-        return -1;
+        goto fail;
     }
-    int rc = 0;
     for (Py_ssize_t i = 0; i < n; i++)
-        if (parse_spec(PyList_GET_ITEM(specs, i), &layers[i]) < 0) goto fail;
-    rc = mlpc_net_create(&self->net, (mlpc_dtype)dtype, layers, (size_t)n);
+        if (parse_spec(PyTuple_GET_ITEM(specs, i), &layers[i]) < 0) goto fail;
+    int rc = mlpc_net_create(&net, (mlpc_dtype)dtype, layers, (size_t)n);
     if (rc) {
         mlpc_raise(rc, "cannot build the network");
         goto fail;
     }
+    /* parsing ran Python code (__index__), which may have initialized this object meanwhile */
+    if (self->net) {
+        PyErr_SetString(PyExc_RuntimeError, "Net is already initialized");
+        mlpc_net_free(net);
+        goto fail;
+    }
+    self->net = net;
     PyMem_Free(layers);
+    Py_DECREF(specs);
     return 0;
 fail:
     PyMem_Free(layers);
+    Py_DECREF(specs);
     return -1;
 }
 
@@ -144,10 +168,40 @@ static PyArrayObject *batch(mlpc_net *net, PyObject *x_obj, PyObject *targets, i
     return x;
 }
 
-/* Reserves room, keeps `arr` as the input (the core reads it until backward) and runs the
- * forward pass; steals the reference to arr. The network is marked busy before reserve: growing
- * the buffers, or replacing the input, under a call running in another thread would free memory
- * that call is reading. */
+/* Nobody else can see or change this array's memory: its only reference is ours and it owns its
+ * data (a view's base, or a buffer it was made from, may be shared). */
+static int is_private(PyArrayObject *arr)
+{
+    return Py_REFCNT(arr) == 1 && PyArray_CHKFLAGS(arr, NPY_ARRAY_OWNDATA) &&
+           PyArray_ISWRITEABLE(arr);
+}
+
+/* The batch a separate forward pass keeps for backward, which runs after user code: a private
+ * array, since the caller may change X in place or resize it (freeing its memory) between the
+ * two calls. The rule: a conversion is already private; the caller's own array (or a view of
+ * it) is copied, into the last kept batch when that is private and of the same shape.
+ * Net.train_step needs no copy, as no user code runs inside it (see mlpc_net_train_step).
+ * Steals the reference to arr; NULL with the exception set. */
+static PyArrayObject *private_batch(NetObject *self, PyArrayObject *arr)
+{
+    if (is_private(arr)) return arr;
+    PyArrayObject *kept = (PyArrayObject *)self->input;
+    if (kept && is_private(kept) && PyArray_TYPE(kept) == PyArray_TYPE(arr) &&
+        PyArray_DIM(kept, 0) == PyArray_DIM(arr, 0) && PyArray_DIM(kept, 1) == PyArray_DIM(arr, 1)) {
+        memcpy(PyArray_DATA(kept), PyArray_DATA(arr), (size_t)PyArray_NBYTES(arr));
+        Py_DECREF(arr);
+        Py_INCREF(kept);
+        return kept;
+    }
+    PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(arr, NPY_CORDER);
+    Py_DECREF(arr);
+    return copy;
+}
+
+/* Reserves room, keeps a private copy of `arr` as the input (the core reads it until backward)
+ * and runs the forward pass; steals the reference to arr. The network is marked busy before
+ * reserve: growing the buffers, or replacing the input, under a call running in another thread
+ * would free memory that call is reading. */
 static int forward_batch(NetObject *self, mlpc_net *net, PyArrayObject *arr)
 {
     size_t N = (size_t)PyArray_DIM(arr, 0);
@@ -160,6 +214,11 @@ static int forward_batch(NetObject *self, mlpc_net *net, PyArrayObject *arr)
         mlpc_net_release(self);
         Py_DECREF(arr);
         mlpc_raise(rc, "cannot hold this batch");
+        return -1;
+    }
+    arr = private_batch(self, arr);
+    if (!arr) {
+        mlpc_net_release(self);
         return -1;
     }
     Py_XSETREF(self->input, (PyObject *)arr);
@@ -221,6 +280,11 @@ static PyObject *Net_backward(NetObject *self, PyObject *args)
     if (!net) return NULL;
     if (!net->forward_done) {
         PyErr_SetString(PyExc_RuntimeError, "backward needs a forward pass first");
+        return NULL;
+    }
+    if (!net->input) {
+        PyErr_SetString(PyExc_RuntimeError, "backward after train_step needs a forward pass "
+                        "first (train_step already ran the backward pass of its batch)");
         return NULL;
     }
     if (dy_obj == Py_None && !net->loss_done) {
@@ -298,7 +362,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args)
     PyObject *cost = mlpc_optimizer_train_step(opt, self, x, (mlpc_loss)kind, labels, rows);
     Py_XDECREF(labels);
     Py_XDECREF(rows);
-    return cost;   /* the optimizer took over x as the network's input */
+    return cost;   /* the optimizer took over x */
 }
 
 static PyObject *Net_penalty(NetObject *self, PyObject *Py_UNUSED(ignored))
@@ -322,25 +386,44 @@ static PyObject *Net_grad_norm(NetObject *self, PyObject *Py_UNUSED(ignored))
     return net ? PyFloat_FromDouble(mlpc_net_grad_norm(net)) : NULL;
 }
 
-/* snapshot(which, ranges, bins) -> (stats (K, 4), counts (H, bins)): the recorder's statistics of
- * K sources in one call. which: int64 (K, 2) rows (kind, index) of mlpc_source_kind and a layer
- * or tensor index; ranges: float64 (K, 2) rows (lo, hi), a histogram for the H rows with lo < hi */
+/* snapshot(which, ranges, bins, saturation=0.99, before=None) -> (stats (K, MLPC_STATS),
+ * counts (H, bins + 2)): the recorder's statistics of K sources in one call. which: int64 (K, 2)
+ * rows (kind, index) of mlpc_source_kind and a layer or tensor index; ranges: float64 (K, 2) rows
+ * (lo, hi), a histogram for the H rows with lo < hi; before: the flat parameters before the step
+ * (nparams,), read by UPDATE sources */
 static PyObject *Net_snapshot(NetObject *self, PyObject *args)
 {
-    PyObject *which_obj, *ranges_obj, *result = NULL, *stats = NULL, *counts = NULL;
+    PyObject *which_obj, *ranges_obj, *before_obj = Py_None, *result = NULL, *stats = NULL,
+             *counts = NULL;
+    PyArrayObject *ranges = NULL, *before = NULL;
+    mlpc_source *sources = NULL;
     Py_ssize_t bins;
+    double saturation = 0.99;
     mlpc_net *net = get_net(self);
-    if (!net || !PyArg_ParseTuple(args, "OOn", &which_obj, &ranges_obj, &bins)) return NULL;
+    if (!net || !PyArg_ParseTuple(args, "OOn|dO", &which_obj, &ranges_obj, &bins, &saturation,
+                                  &before_obj))
+        return NULL;
     npy_intp dims[2] = {-1, 2};
     PyArrayObject *which = mlpc_as_array(which_obj, NPY_INT64, 2, dims, "which", "(K, 2)");
     if (!which) return NULL;
     dims[0] = PyArray_DIM(which, 0);
     char doc[48];
     snprintf(doc, sizeof doc, "(%ld, 2), a row per source", (long)dims[0]);
-    PyArrayObject *ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", doc);
-    mlpc_source *sources = PyMem_Calloc((size_t)dims[0], sizeof *sources);
-    if (!ranges || !sources) {
-        if (ranges) PyErr_NoMemory();
+    ranges = mlpc_as_array(ranges_obj, NPY_FLOAT64, 2, dims, "ranges", doc);
+    if (!ranges) goto done;
+    if (before_obj != Py_None) {
+        npy_intp pd[1] = {(npy_intp)net->nparams};
+        snprintf(doc, sizeof doc, "(%ld,), the flat parameters", (long)net->nparams);
+        before = mlpc_as_array(before_obj, mlpc_typenum(net->dtype), 1, pd, "before", doc);
+        if (!before) goto done;
+    }
+    if (isnan(saturation)) {
+        PyErr_SetString(PyExc_ValueError, "snapshot: saturation must be a number, got nan");
+        goto done;
+    }
+    sources = PyMem_Calloc((size_t)dims[0] ? (size_t)dims[0] : 1, sizeof *sources);
+    if (!sources) {
+        PyErr_NoMemory();
         goto done;
     }
     const int64_t *w = PyArray_DATA(which);
@@ -356,20 +439,22 @@ static PyObject *Net_snapshot(NetObject *self, PyObject *args)
                                    r[2 * s + 1]};
         H += r[2 * s] < r[2 * s + 1];
     }
-    if (bins < 0 || (H && (bins == 0 || bins > INT32_MAX - 1))) {
-        PyErr_Format(PyExc_ValueError, "snapshot: bins must be in [1, 2^31 - 1), got %zd", bins);
+    if (bins < 0 || (H && (bins == 0 || bins > INT32_MAX - 3))) {
+        PyErr_Format(PyExc_ValueError, "snapshot: bins must be in [1, 2^31 - 3), got %zd", bins);
         goto done;
     }
-    npy_intp sd[2] = {dims[0], 4}, cd[2] = {H, bins};
+    npy_intp sd[2] = {dims[0], MLPC_STATS}, cd[2] = {H, bins + 2};
     stats = PyArray_SimpleNew(2, sd, NPY_FLOAT64);
     counts = PyArray_SimpleNew(2, cd, NPY_INT64);
     if (!stats || !counts) goto done;
     int rc;
+    const void *before_data = before ? PyArray_DATA(before) : NULL;
     CORE_CALL(self, rc, mlpc_net_snapshot(net, sources, (size_t)dims[0], (size_t)bins,
+                                          saturation, before_data,
                                           PyArray_DATA((PyArrayObject *)stats),
                                           PyArray_DATA((PyArrayObject *)counts)));
     if (rc) {
-        mlpc_raise(rc, "snapshot: a source is out of range");
+        mlpc_raise(rc, "snapshot: a source is out of range (or asks an update for a histogram)");
         goto done;
     }
     result = PyTuple_Pack(2, stats, counts);
@@ -378,12 +463,12 @@ done:
     PyMem_Free(sources);
     Py_DECREF(which);
     Py_XDECREF(ranges);
+    Py_XDECREF(before);
     Py_XDECREF(stats);
     Py_XDECREF(counts);
     return result;
 }
 
-/* tensors() -> [(layer, rows, cols, is_weight)] in parameter order */
 static PyObject *Net_tensors(NetObject *self, PyObject *Py_UNUSED(ignored))
 {
     mlpc_net *net = get_net(self);
@@ -466,7 +551,7 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
     if (!net) return NULL;
     Py_ssize_t l = PyLong_AsSsize_t(arg);
     if ((l == -1 && PyErr_Occurred()) || check_layer_index(net, l) < 0) return NULL;
-    if (!net->forward_done) Py_RETURN_NONE;
+    if (!net->forward_done && which != 2) Py_RETURN_NONE;
     npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[l].out};
     int tn = mlpc_typenum(net->dtype);
     switch (which) {
@@ -479,6 +564,10 @@ static PyObject *activation_view(NetObject *self, PyObject *arg, int which)
             PyErr_SetString(PyExc_ValueError, "only dropout layers have a mask");
             return NULL;
         }
+        /* the masks of the last training-mode forward, which an eval pass of another batch
+           size leaves in place */
+        if (!net->mask_N) Py_RETURN_NONE;
+        dims[0] = (npy_intp)net->mask_N;
         return mlpc_block_view(net->cache, mlpc_net_cache(net, (size_t)l), tn, 2, dims);
     }
 }
@@ -588,7 +677,7 @@ static PyMethodDef Net_methods[] = {
     {"zero_grad", (PyCFunction)Net_zero_grad, METH_NOARGS, "zero every parameter gradient"},
     {"grad_norm", (PyCFunction)Net_grad_norm, METH_NOARGS, "global L2 norm of the gradients"},
     {"snapshot", (PyCFunction)Net_snapshot, METH_VARARGS,
-     "snapshot(which, ranges, bins) -> (stats, counts): the recorder's statistics"},
+     "snapshot(which, ranges, bins, saturation=0.99, before=None) -> (stats, counts)"},
     {"tensors", (PyCFunction)Net_tensors, METH_NOARGS, "[(layer, rows, cols, is_weight)]"},
     {"param", (PyCFunction)Net_param, METH_O, "param(t) -> writeable view of tensor t"},
     {"grad", (PyCFunction)Net_grad, METH_O, "grad(t) -> view of tensor t's gradient"},

@@ -42,9 +42,17 @@ static int Optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kwds)
     npy_intp dims[2] = {(npy_intp)mlpc_optim_state_count(c.kind), (npy_intp)n->nparams};
     PyArrayObject *state = (PyArrayObject *)PyArray_ZEROS(2, dims, mlpc_typenum(n->dtype), 0);
     if (!state) return -1;
+    /* checked here, after the last Python code this call runs (argument conversion): replacing
+     * the state or the network of a live optimizer would free memory a step() running in
+     * another thread is updating */
+    if (self->net) {
+        Py_DECREF(state);
+        PyErr_SetString(PyExc_RuntimeError, "Optimizer is already initialized");
+        return -1;
+    }
     Py_INCREF(net);
-    Py_XSETREF(self->net, (NetObject *)net);
-    Py_XSETREF(self->state, state);
+    self->net = (NetObject *)net;
+    self->state = state;
     self->cfg = c;
     return 0;
 }
@@ -78,7 +86,9 @@ static PyObject *Optimizer_step(OptimizerObject *self, PyObject *Py_UNUSED(ignor
     Py_RETURN_NONE;
 }
 
-/* Called by Net.train_step: takes over the reference to x (it becomes the network's input). */
+/* Called by Net.train_step: takes over the reference to x. x is read during this call only (no
+ * user code runs in it), so the caller's own array serves without a copy; the network keeps
+ * neither it nor a pointer to it (a later backward needs a forward pass of its own). */
 PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *netobj, PyArrayObject *x,
                                     mlpc_loss loss, PyArrayObject *labels, PyArrayObject *rows)
 {
@@ -98,7 +108,6 @@ PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *netobj, PyArrayObj
         Py_DECREF(x);
         return mlpc_raise(rc, "cannot hold this batch");
     }
-    Py_XSETREF(netobj->input, (PyObject *)x);
     double cost = 0;
     void *state = PyArray_DATA(self->state);
     const int64_t *lab = labels ? PyArray_DATA(labels) : NULL;
@@ -107,6 +116,7 @@ PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *netobj, PyArrayObj
     rc = mlpc_net_train_step(net, PyArray_DATA(x), N, loss, lab, tgt, state, &self->cfg, &cost);
     Py_END_ALLOW_THREADS
     mlpc_net_release(netobj);
+    Py_DECREF(x);
     if (rc) return mlpc_raise(rc, "train_step");
     return PyFloat_FromDouble(cost);
 }

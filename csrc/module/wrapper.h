@@ -39,7 +39,7 @@ int mlpc_register_optimizer(PyObject *module);
 typedef struct {
     PyObject_HEAD
     mlpc_net *net;
-    PyObject *input;     /* the converted input batch of the last forward: the core reads it */
+    PyObject *input;     /* a private copy of the last forward's batch, which backward reads */
     int busy;            /* a call is running with the GIL released: refuse concurrent calls */
 } NetObject;
 
@@ -47,10 +47,12 @@ typedef struct {
 int mlpc_net_acquire(NetObject *self);
 void mlpc_net_release(NetObject *self);
 /* Net.train_step's second half, in optim_type.c: reserves, runs mlpc_net_train_step with the
- * optimizer's state, and takes over the reference to x (it becomes the network's input). */
+ * optimizer's state, and takes over the reference to x (read during the call only). */
 PyObject *mlpc_optimizer_train_step(PyObject *opt, NetObject *net, PyArrayObject *x,
                                     mlpc_loss loss, PyArrayObject *labels, PyArrayObject *rows);
 /* Converts targets for a loss: int labels (N,) for softmax cross-entropy, else rows (N, K). */
 int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                  PyArrayObject **labels, PyArrayObject **rows);
+/* _core.line_costs, in gradcheck_call.c */
+PyObject *mlpc_line_costs(PyObject *module, PyObject *args);
 #endif

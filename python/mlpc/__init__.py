@@ -20,19 +20,33 @@ from .blocks import BatchNorm, LayerNorm, Dropout, Residual
 from .network import Sequential
 from .losses import SoftmaxCrossEntropy, BinaryCrossEntropy, MSELoss, softmax
 from .optim import SGD, AdaGrad, RMSProp, Adam, AdamW, clip_grad_norm, clip_grad_value
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, GradcheckResult
 from .training import fit, evaluate, History, Callback, EarlyStopping
 from .recorder import Recorder
+from .tensorboard import TensorBoard
+from .lr_range import lr_find
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
-from . import init, schedules, testing, data, plot, training, serialize
+from . import init, schedules, testing, data, plot, training, serialize, tensorboard
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "manual_seed", "set_num_threads", "get_num_threads",
+    "Layer", "Linear", "Activation", "Identity", "Step", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "PReLU", "ELU", "SELU", "GELU", "Softplus", "SiLU", "Swish", "Softsign", "GLU", "ReGLU",
+    "GEGLU", "SwiGLU", "ACTIVATIONS", "BatchNorm", "LayerNorm", "Dropout", "Residual",
+    "Sequential", "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MSELoss", "softmax",
+    "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value",
+    "gradcheck", "fit", "evaluate", "History", "Callback", "EarlyStopping", "Recorder",
+    "save", "load", "save_optimizer", "load_optimizer", "from_torch", "ModelFileError",
+    "init", "schedules", "testing", "data", "plot", "training", "serialize",
+]
 
 
 _MAX_THREADS = 256   # csrc/core/pool.h: MLPC_POOL_MAX_THREADS
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Number of threads mlpc's worker pool uses for a step, the calling thread included: an
     int >= 1, capped at 256. Results do not depend on it (every pass is cut into the same
     blocks whatever the count). The default is the number of CPUs this process may run on
@@ -44,7 +58,7 @@ def set_num_threads(n):
     _core.set_num_threads(min(int(n), _MAX_THREADS))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     return _core.get_num_threads()
 
 

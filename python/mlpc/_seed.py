@@ -18,7 +18,7 @@ def check_seed(seed, owner):
     return int(seed)
 
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> None:
     """Seed every layer built from now on that has no seed of its own (like torch.manual_seed)."""
     global _source
     _source = np.random.default_rng(check_seed(seed, "manual_seed"))

@@ -1,7 +1,12 @@
 """Normalization, dropout and residual connections: the lectures' remedies for vanishing and
 exploding gradients and for overfitting. Each behaves differently in training and eval mode
 (`net.train()`, `net.eval()`), except LayerNorm and Residual."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _core
 from ._seed import check_seed
@@ -12,14 +17,17 @@ class _Normalization(Layer):
     """What batch and layer normalization share: standardize, then y = γ x̂ + β per unit
     (γ = "weight", β = "bias", when affine); they differ in the axis the statistics run over."""
 
-    _kind = None
+    _kind: int
 
-    def __init__(self, num_features, eps=1e-5, affine=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
         self.in_features = self.num_features = _check_features("num_features", num_features)
         self.eps = _check_number("eps", eps, 0.0)
         self.affine = bool(affine)
         self.param_names = ("weight", "bias") if self.affine else ()
+
+    def _hyperparameters(self):
+        return {"eps": self.eps, "momentum": getattr(self, "momentum", 0.0)}
 
     def _specs(self, width, specs, seeds):
         if width != self.num_features:
@@ -47,7 +55,8 @@ class BatchNorm(_Normalization):
 
     _kind = _core.LAYER_BATCHNORM
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True) -> None:
         super().__init__(num_features, eps, affine)
         self.momentum = _check_number("momentum", momentum, 0.0, 1.0)
 
@@ -66,11 +75,11 @@ class BatchNorm(_Normalization):
         self.running_mean[...], self.running_var[...] = carried["running_stats"]
 
     @property
-    def running_mean(self):
+    def running_mean(self) -> NDArray[Any]:
         return self._core_net().running_stats(self._index)[0]
 
     @property
-    def running_var(self):
+    def running_var(self) -> NDArray[Any]:
         return self._core_net().running_stats(self._index)[1]
 
     def extra_repr(self):
@@ -95,13 +104,16 @@ class Dropout(Layer):
     weights by 1 − p at test time": both make the expected training output equal the test output.
     Masks come from the core's seeded generator: the same seed gives the same masks."""
 
-    def __init__(self, p=0.5, seed=None):
+    def __init__(self, p: float = 0.5, seed: Optional[int] = None) -> None:
         super().__init__()
         p = _check_number("p", p, 0.0)
         if p >= 1:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}: p = 1 drops every unit")
         self.p = p
         self.seed = check_seed(seed, "Dropout")
+
+    def _hyperparameters(self):
+        return {"p": self.p}
 
     def _specs(self, width, specs, seeds):
         self._index = len(specs)
@@ -124,8 +136,10 @@ class Dropout(Layer):
         self._core_net().set_rng_state(self._index, carried["rng"])
 
     @property
-    def mask(self):
-        """The last training-mode mask: 0 or 1/(1 − p) per unit (None before a forward pass)."""
+    def mask(self) -> Optional[NDArray[Any]]:
+        """The last training-mode forward's mask, (N, width) of that batch: 0 or 1/(1 − p) per
+        unit. None before a training-mode forward, and after an eval-mode forward of a larger
+        batch (which regrows the network's buffers); an eval pass leaves it otherwise."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.mask(self._index)
 
@@ -137,7 +151,7 @@ class Residual(Layer):
     """A skip connection around a block: output = x + block(x). The block's output width must
     equal its input width. Gradients flow through both paths."""
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Layer) -> None:
         super().__init__()
         if not layers:
             raise ValueError("Residual needs at least one layer in its block")
@@ -175,10 +189,10 @@ class Residual(Layer):
         for i, layer in enumerate(self.layers):
             yield from layer.named_parameters(f"{prefix}{i}.")
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
     def __repr__(self):

@@ -25,7 +25,14 @@ import pickle
 import zlib
 from pathlib import Path
 
+from typing import Any, Iterator, Optional, overload
+
 import numpy as np
+from numpy.typing import NDArray
+
+# array-likes are annotated Any: the functions take anything np.asarray does, checked at run time
+
+Split = tuple[NDArray[Any], NDArray[Any]]
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -277,7 +284,7 @@ def _load_idx_dataset(path, dataset):
     return train, test
 
 
-def load_mnist(path):
+def load_mnist(path: Any) -> tuple[Split, Split]:
     """Load MNIST from the folder ``path`` holding its four IDX files.
 
     The files are ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
@@ -304,7 +311,7 @@ def load_mnist(path):
     return _load_idx_dataset(path, "MNIST")
 
 
-def load_fashion_mnist(path=None):
+def load_fashion_mnist(path: Any = None) -> tuple[Split, Split]:
     """Load Fashion-MNIST (Zalando, MIT license), or the bundled subset if ``path`` is None.
 
     With ``path`` this reads the four IDX files exactly like :func:`load_mnist`
@@ -409,7 +416,8 @@ def _read_cifar_batch(folder, name, binary):
     return data, labels
 
 
-def load_cifar10(path, validation=5000, standardize=True, dtype=np.float32):
+def load_cifar10(path: Any, validation: int = 5000, standardize: bool = True,
+                 dtype: Any = np.float32) -> tuple[Split, Split, Split]:
     """Load CIFAR-10 with the lecture's set-up: 45,000 train / 5,000 validation / 10,000 test.
 
     ``path`` is the folder holding the batches, or a parent of
@@ -481,7 +489,8 @@ def load_cifar10(path, validation=5000, standardize=True, dtype=np.float32):
 # preprocessing
 # --------------------------------------------------------------------------
 
-def one_hot(y, num_classes=None, dtype=np.float64):
+def one_hot(y: Any, num_classes: Optional[int] = None,
+            dtype: Any = np.float64) -> NDArray[Any]:
     """Return the one-hot matrix of integer labels ``y``: shape (N, num_classes).
 
     ``num_classes`` defaults to ``max(y) + 1``.  Labels must lie in
@@ -516,7 +525,9 @@ def _stratified_val_indices(y, n_val, rng):
     return np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
 
 
-def train_val_split(X, y, val_fraction=None, *, val_size=None, seed=None, stratify=False):
+def train_val_split(X: Any, y: Any, val_fraction: Optional[float] = None, *,
+                    val_size: Optional[int] = None, seed: Any = None,
+                    stratify: bool = False) -> tuple[Split, Split]:
     """Split ``(X, y)`` at random into a training and a validation part.
 
     Give the validation size either as ``val_fraction`` (0 < f < 1, rounded to
@@ -649,7 +660,12 @@ class Standardize:
         return out
 
 
-def standardize(X_train, *others):
+@overload
+def standardize(X_train: Any, /) -> NDArray[Any]: ...
+@overload
+def standardize(X_train: Any, other: Any, /,
+                *others: Any) -> tuple[NDArray[Any], ...]: ...
+def standardize(X_train: Any, *others: Any) -> Any:
     """Standardize ``X_train`` and any further arrays with ``X_train``'s statistics.
 
     Fits a :class:`Standardize` on ``X_train`` only and applies it to every
@@ -663,7 +679,8 @@ def standardize(X_train, *others):
     return out[0] if not others else out
 
 
-def minibatches(X, y, batch_size, shuffle=True, seed=None):
+def minibatches(X: Any, y: Any, batch_size: int, shuffle: bool = True,
+                seed: Any = None) -> Iterator[Split]:
     """Iterate over ``(X_batch, y_batch)`` pairs covering every example once.
 
     The last batch holds the remaining ``N % batch_size`` examples when that
@@ -700,7 +717,7 @@ def _shuffled(X, y, rng):
     return X[order], y[order]
 
 
-def gaussian_inputs(n, dim, num_classes=10, seed=None):
+def gaussian_inputs(n: int, dim: int, num_classes: int = 10, seed: Any = None) -> Split:
     """Return ``(X, y)``: X float64 (n, dim) of independent N(0, 1) entries, y int64
     (n,) uniform random labels in 0..num_classes-1 (no relation to X).
 
@@ -715,7 +732,7 @@ def gaussian_inputs(n, dim, num_classes=10, seed=None):
     return X, y
 
 
-def spirals(n, classes=3, noise=0.2, seed=None):
+def spirals(n: int, classes: int = 3, noise: float = 0.2, seed: Any = None) -> Split:
     """Return ``(X, y)``: ``classes`` interleaved spiral arms in 2-D, ``n`` points in all.
 
     Arm ``k`` has radius ``r`` running 0..1 and angle ``4k .. 4(k+1)`` radians
@@ -736,7 +753,7 @@ def spirals(n, classes=3, noise=0.2, seed=None):
     return _shuffled(np.concatenate(X_parts), np.concatenate(y_parts), rng)
 
 
-def moons(n, noise=0.1, seed=None):
+def moons(n: int, noise: float = 0.1, seed: Any = None) -> Split:
     """Return ``(X, y)``: two interleaving half circles in 2-D, ``n`` points in all.
 
     Class 0 is the upper half circle of radius 1 around (0, 0); class 1 the
@@ -757,7 +774,7 @@ def moons(n, noise=0.1, seed=None):
     return _shuffled(X, y, rng)
 
 
-def blobs(n, centers=3, std=1.0, seed=None):
+def blobs(n: int, centers: Any = 3, std: float = 1.0, seed: Any = None) -> Split:
     """Return ``(X, y)``: isotropic Gaussian blobs in 2-D, ``n`` points in all.
 
     ``centers`` is either a number of blobs, whose centres are drawn uniformly

@@ -45,19 +45,19 @@ _ALIASES = {"glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform"
 NAMES = tuple(_KINDS) + tuple(_ALIASES)
 
 
-def constant(value):
+def constant(value: float) -> tuple[str, float]:
     return ("constant", float(value))
 
 
-def normal(std):
+def normal(std: float) -> tuple[str, float]:
     return ("normal", float(std))
 
 
-def uniform(a):
+def uniform(a: float) -> tuple[str, float]:
     return ("uniform", float(a))
 
 
-def orthogonal(gain=1.0):
+def orthogonal(gain: float = 1.0) -> tuple[str, float]:
     return ("orthogonal", float(gain))
 
 

@@ -6,9 +6,13 @@ A layer belongs to the last network built from it (building a new network from t
 objects carries their current values over: parameters, batch-norm running statistics, dropout
 generator states), and sits at one place in it: weight sharing is not supported.
 """
+from __future__ import annotations
+
 import copy
+from typing import Any, Iterator, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from . import _seed
@@ -24,6 +28,8 @@ def _check_features(name, value):
 def _check_number(name, value, lo=None, hi=None, hi_open=False):
     try:
         value = float(value)
+    except OverflowError:   # an int beyond float range (10**400): not finite
+        value = np.inf
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(value) or (lo is not None and value < lo) or \
@@ -51,11 +57,11 @@ def _undo_log(objects):
 class Layer:
     """Base class. Subclasses describe themselves as core layer specs in `_specs`."""
 
-    param_names = ()          # names of this layer's tensors, in the core's order
-    in_features = None        # input width when the layer fixes it, else None
+    param_names: tuple[str, ...] = ()   # names of this layer's tensors, in the core's order
+    in_features: Any = None   # input width (an int) when the layer fixes it, else None
 
-    def __init__(self):
-        self._net = None      # the Sequential this layer belongs to
+    def __init__(self) -> None:
+        self._net: Any = None   # the Sequential this layer belongs to
         self._index = None    # index of this layer's (last) spec in the core network
         self._tensor = None   # index of its first tensor in the core network
 
@@ -88,6 +94,11 @@ class Layer:
 
     def _initialize(self):
         pass
+
+    def _hyperparameters(self):
+        """{name: value} of the numbers this layer hands the core, which rounds them to the
+        network's dtype (checked there when the network is built)."""
+        return {}
 
     def _leaves(self):
         yield self
@@ -138,12 +149,12 @@ class Layer:
     def _names(self):
         return self.__dict__.get("param_names", type(self).param_names)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if not name.startswith("_") and name in self._names():
             return self._param(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and name != "param_names" and name in self._names():
             view = self._param(name)
             value = np.asarray(value)
@@ -154,36 +165,37 @@ class Layer:
         else:
             object.__setattr__(self, name, value)
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix: str = ""
+                         ) -> Iterator[tuple[str, NDArray[Any], NDArray[Any]]]:
         """(name, value, grad) for this layer's tensors, value and grad sharing the core's memory."""
         if not self.param_names:
             return
         for name in self.param_names:
             yield prefix + name, self._param(name), self._param(name, grad=True)
 
-    def parameters(self):
+    def parameters(self) -> list[NDArray[Any]]:
         return [value for _, value, _ in self.named_parameters()]
 
     # -- what the last passes left ----------------------------------------------------------
     @property
-    def output(self):
+    def output(self) -> Optional[NDArray[Any]]:
         """This layer's output in the last forward pass: a read-only view (None before one)."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.output(self._index)
 
     @property
-    def grad_output(self):
+    def grad_output(self) -> Optional[NDArray[Any]]:
         """∂J/∂output from the backward pass of the last forward's batch: a read-only view
         (None until that backward pass has run)."""
         return None if self._net is None or self._net._core is None else \
             self._net._core.grad_output(self._index)
 
     @property
-    def training(self):
+    def training(self) -> bool:
         return True if self._net is None else self._net.training
 
     # -- standalone use -------------------------------------------------------------------------
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         """Apply this layer alone (through a one-layer network of x's dtype). A layer that
         belongs to a larger network runs as a copy, so that network is left as it was."""
         from .network import Sequential
@@ -206,10 +218,10 @@ class Layer:
             undo()
             raise
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
@@ -218,7 +230,8 @@ class Linear(Layer):
 
     in_features = None
 
-    def __init__(self, in_features, out_features, bias=True, init="he_normal", seed=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: Any = "he_normal", seed: Optional[int] = None) -> None:
         super().__init__()
         self.in_features = _check_features("in_features", in_features)
         self.out_features = _check_features("out_features", out_features)
@@ -236,6 +249,9 @@ class Linear(Layer):
         specs.append({"kind": _core.LAYER_LINEAR, "in": width, "out": self.out_features,
                       "option": int(self.has_bias)})
         return self.out_features
+
+    def _hyperparameters(self):
+        return {"init": _init.resolve(self.init)[1]}
 
     def _initialize(self):
         seed = self.seed if self.seed is not None else self._net._seeds()
@@ -259,26 +275,63 @@ class Activation(Layer):
                       "alpha": float(self.alpha), "option": int(bool(self.param_names))})
         return width
 
-    def function(self, x):
+    def function(self, x: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
         """(f(x), f'(x)) elementwise, straight from the C kernels (float64 unless x is float32)."""
         return _core.activation(self.act, x, float(self.alpha))
 
 
-def _activation(name, act, doc):
-    cls = type(name, (Activation,), {"act": act, "__doc__": doc})
-    return cls
+class Identity(Activation):
+    """f(x) = x"""
+
+    act = _core.ACT_IDENTITY
 
 
-Identity = _activation("Identity", _core.ACT_IDENTITY, "f(x) = x")
-Step = _activation("Step", _core.ACT_STEP, "binary step: 1 for x > 0 else 0; derivative 0")
-Sigmoid = _activation("Sigmoid", _core.ACT_SIGMOID, "σ(x) = 1/(1 + e^−x), range (0, 1)")
-Tanh = _activation("Tanh", _core.ACT_TANH, "tanh(x), range (−1, 1)")
-ReLU = _activation("ReLU", _core.ACT_RELU, "max(0, x); derivative 0 at 0")
-SELU = _activation("SELU", _core.ACT_SELU,
-                   "λx for x > 0 else λα(eˣ − 1), λ = 1.0507009873554805, α = 1.6732632423543772")
-Softplus = _activation("Softplus", _core.ACT_SOFTPLUS, "log(1 + eˣ), computed stably")
-SiLU = _activation("SiLU", _core.ACT_SILU, "x σ(x) (swish with β = 1)")
-Softsign = _activation("Softsign", _core.ACT_SOFTSIGN, "x/(1 + |x|)")
+class Step(Activation):
+    """binary step: 1 for x > 0 else 0; derivative 0"""
+
+    act = _core.ACT_STEP
+
+
+class Sigmoid(Activation):
+    """σ(x) = 1/(1 + e^−x), range (0, 1)"""
+
+    act = _core.ACT_SIGMOID
+
+
+class Tanh(Activation):
+    """tanh(x), range (−1, 1)"""
+
+    act = _core.ACT_TANH
+
+
+class ReLU(Activation):
+    """max(0, x); derivative 0 at 0"""
+
+    act = _core.ACT_RELU
+
+
+class SELU(Activation):
+    """λx for x > 0 else λα(eˣ − 1), λ = 1.0507009873554805, α = 1.6732632423543772"""
+
+    act = _core.ACT_SELU
+
+
+class Softplus(Activation):
+    """log(1 + eˣ), computed stably"""
+
+    act = _core.ACT_SOFTPLUS
+
+
+class SiLU(Activation):
+    """x σ(x) (swish with β = 1)"""
+
+    act = _core.ACT_SILU
+
+
+class Softsign(Activation):
+    """x/(1 + |x|)"""
+
+    act = _core.ACT_SOFTSIGN
 
 
 class LeakyReLU(Activation):
@@ -286,9 +339,12 @@ class LeakyReLU(Activation):
 
     act = _core.ACT_LEAKY_RELU
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.alpha = self.negative_slope = _check_number("negative_slope", negative_slope)
+
+    def _hyperparameters(self):
+        return {"negative_slope": self.alpha}
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -299,9 +355,12 @@ class ELU(Activation):
 
     act = _core.ACT_ELU
 
-    def __init__(self, alpha=1.0):
+    def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = _check_number("alpha", alpha)
+
+    def _hyperparameters(self):
+        return {"alpha": self.alpha}
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -310,7 +369,7 @@ class ELU(Activation):
 class GELU(Activation):
     """x Φ(x) with the exact erf form; approximate="tanh" gives 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
 
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -326,13 +385,16 @@ class Swish(Activation):
 
     act = _core.ACT_SWISH
 
-    def __init__(self, beta=1.0, learnable=False):
+    def __init__(self, beta: float = 1.0, learnable: bool = False) -> None:
         super().__init__()
         self.alpha = self.initial_beta = _check_number("beta", beta)
         self.learnable = bool(learnable)
         self.param_names = ("beta",) if self.learnable else ()
 
-    def function(self, x):
+    def _hyperparameters(self):
+        return {"beta": self.initial_beta}
+
+    def function(self, x: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
         beta = float(self.beta[0]) if self.learnable and self._net is not None else self.alpha
         return _core.activation(self.act, x, beta)
 
@@ -346,10 +408,13 @@ class PReLU(Layer):
 
     param_names = ("weight",)
 
-    def __init__(self, num_parameters=1, init=0.25):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
         super().__init__()
         self.num_parameters = _check_features("num_parameters", num_parameters)
         self.init = _check_number("init", init)
+
+    def _hyperparameters(self):
+        return {"init": self.init}
 
     def _specs(self, width, specs, seeds):
         if self.num_parameters not in (1, width):
@@ -376,7 +441,7 @@ class GLU(Layer):
              "silu": _core.ACT_SILU, "swish": _core.ACT_SILU, "tanh": _core.ACT_TANH,
              "identity": _core.ACT_IDENTITY}
 
-    def __init__(self, act="sigmoid"):
+    def __init__(self, act: str = "sigmoid") -> None:
         super().__init__()
         if act not in self._ACTS:
             raise ValueError(f"unknown gate activation {act!r}; choose one of {sorted(self._ACTS)}")
@@ -397,7 +462,7 @@ class GLU(Layer):
 class ReGLU(GLU):
     """relu(u) ⊙ v"""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("relu")
 
     def extra_repr(self):
@@ -407,14 +472,14 @@ class ReGLU(GLU):
 class GEGLU(ReGLU):
     """gelu(u) ⊙ v"""
 
-    def __init__(self):
+    def __init__(self) -> None:
         GLU.__init__(self, "gelu")
 
 
 class SwiGLU(ReGLU):
     """silu(u) ⊙ v"""
 
-    def __init__(self):
+    def __init__(self) -> None:
         GLU.__init__(self, "silu")
 
 ACTIVATIONS = {

@@ -1,30 +1,37 @@
 """Losses, averaged over the batch, computed by the C core in the scores' dtype.
 
 cost = loss_fn(scores, targets) returns a float; loss_fn.backward() returns ∂cost/∂scores.
-All are stable for logits of ±1e4 (log-sum-exp; log σ(s) = −softplus(−s)).
+All are exact for every finite logit up to the dtype's largest value (costs summed in double;
+only a float64 cost beyond 1.8e308 overflows to inf): see the comment atop csrc/core/loss.inc.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from numpy.typing import ArrayLike, NDArray
+
 from . import _core
 
 
 class Loss:
-    kind = None
+    kind: int
 
-    def __init__(self):
-        self._grad = None
+    def __init__(self) -> None:
+        self._grad: Optional[NDArray[Any]] = None
 
-    def __call__(self, scores, targets):
+    def __call__(self, scores: ArrayLike, targets: ArrayLike) -> float:
         cost, self._grad = _core.loss(self.kind, scores, targets)
         return cost
 
     forward = __call__
 
-    def backward(self):
+    def backward(self) -> NDArray[Any]:
         """∂cost/∂scores of the last call."""
         if self._grad is None:
             raise RuntimeError(f"{type(self).__name__}.backward() needs a call first")
         return self._grad
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -49,6 +56,6 @@ class MSELoss(Loss):
     kind = _core.LOSS_MSE
 
 
-def softmax(scores):
+def softmax(scores: ArrayLike) -> NDArray[Any]:
     """Row-wise softmax probabilities of a (N, K) array."""
     return _core.softmax(scores)

@@ -1,10 +1,21 @@
 """Sequential: the network container over one C network."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Mapping, Optional, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core
+from ._limits import in_dtype
 from ._seed import check_seed, draw_seed
 from .layers import Layer, _undo_log
 from .blocks import BatchNorm, Residual
+from .losses import Loss
+
+if TYPE_CHECKING:   # annotations only: optim and serialize come after this module
+    from .optim import Optimizer
 
 _DTYPES = {"float32": _core.FLOAT32, "float64": _core.FLOAT64}
 
@@ -50,6 +61,18 @@ def _check_distinct(layers):
                              f"(weight sharing is not supported)")
 
 
+def _check_running_statistic(name, value):
+    """Batch-norm running statistics a network can use: eval mode divides by
+    sqrt(running_var + eps), so a negative variance would give NaN outputs without an error.
+    Parameters are not checked: a diverged run is a legitimate state to inspect."""
+    variance = name.endswith(".running_var")
+    bad = ~np.isfinite(value) | (value < 0) if variance else ~np.isfinite(value)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"buffer {name!r} holds {value.flat[i]} at index {i}, expected finite "
+                         f"values" + (" >= 0" if variance else ""))
+
+
 class Sequential(Layer):
     """Layers applied in order, computed by one C network.
 
@@ -65,7 +88,8 @@ class Sequential(Layer):
     `cost()`, `train_step`) and 2λW to their gradients in `backward`.
     """
 
-    def __init__(self, *layers, dtype="float32", l2=0.0, seed=None):
+    def __init__(self, *layers: Layer, dtype: DTypeLike = "float32", l2: float = 0.0,
+                 seed: Optional[int] = None) -> None:
         super().__init__()
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -77,7 +101,7 @@ class Sequential(Layer):
         self.layers = list(layers)
         self.dtype = _dtype_name(dtype)
         self.seed = check_seed(seed, "Sequential")
-        self._core = None
+        self._core: Any = None
         self._standalone = False   # made by a layer's own __call__
         self._training = True
         self._l2 = 0.0
@@ -121,11 +145,15 @@ class Sequential(Layer):
             raise
 
     def _build_core(self, width, nodes):
+        for place, layer in _places(self.layers):
+            for name, value in layer._hyperparameters().items():
+                in_dtype(f"layer {place} ({type(layer).__name__}) {name}", value, self.dtype)
         carried = [node._carried() for node in nodes]   # read before _specs renumbers _index
         self._seed_rng = np.random.default_rng(self.seed) if self.seed is not None else None
         specs = []
         self._specs(width, specs, self._seeds)
         core = _core.Net(_DTYPES[self.dtype], specs)
+        self._out_widths = [spec["out"] for spec in specs]   # of each core layer (summary())
         core.l2 = self._l2
         core.training = self._training
         tensor_of_spec = {}
@@ -164,7 +192,7 @@ class Sequential(Layer):
         new.training = self.training
         return new
 
-    def copy(self, dtype=None):
+    def copy(self, dtype: Optional[DTypeLike] = None) -> Sequential:
         """An independent copy (parameters, running statistics, dropout generators, mode),
         optionally in another dtype."""
         if self._core is None and self._outer() is None:
@@ -172,7 +200,7 @@ class Sequential(Layer):
         computed_in = (self._outer() or self).dtype   # a block computes in its network's dtype
         return self._clone(computed_in if dtype is None else _dtype_name(dtype))
 
-    # copy.deepcopy gives copy(); pickle cannot reach the C memory the values live in
+    # copy.deepcopy gives copy(); pickle goes through the model file format (mlpc.serialize)
     def __deepcopy__(self, memo):
         if self._core is None and self._outer() is None:   # not built: no values to copy yet
             new = Sequential(*[layer._copy() for layer in self.layers], dtype=self.dtype,
@@ -187,12 +215,11 @@ class Sequential(Layer):
         return duplicate
 
     def __reduce_ex__(self, protocol):
-        raise TypeError("a mlpc.Sequential cannot be pickled (its values live in C memory): "
-                        "save it with net.save(path) and read it back with mlpc.load(path), or "
-                        "use net.copy() for an independent copy")
+        from .serialize import reduce_network
+        return reduce_network(self)
 
     # -- computing ------------------------------------------------------------------------------
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> NDArray[Any]:
         """The network's output for a batch x of shape (N, in_features), as a new array.
         Any array-like is converted once to a C-contiguous array of the network's dtype.
         NaN or infinite inputs are computed through (IEEE arithmetic), never rejected.
@@ -215,27 +242,28 @@ class Sequential(Layer):
             self._build(shape[1])
         return self._core
 
-    def backward(self, grad_output=None):
+    def backward(self, grad_output: Optional[ArrayLike] = None) -> NDArray[Any]:
         """Backpropagate ∂J/∂output (shape (N, out)) from the last forward pass; fills every
         parameter gradient (accumulating, plus 2λW for l2) and returns ∂J/∂x. With no argument,
         starts from the gradient the last `loss()`/`cost()` left."""
         return self._ensure_core().backward(grad_output, True)
 
-    def loss(self, loss_fn, targets):
+    def loss(self, loss_fn: Loss, targets: ArrayLike) -> float:
         """The loss of the last forward pass (computed in the core); leaves its gradient for
         backward()."""
         return self._ensure_core().loss(loss_fn.kind, targets)
 
-    def cost(self, x, targets, loss_fn):
+    def cost(self, x: ArrayLike, targets: ArrayLike, loss_fn: Loss) -> float:
         """J = loss(forward(x), targets) + λ Σ‖W‖²; leaves the loss gradient for backward().
         The targets are checked before the forward pass runs."""
         return self._core_for(x).cost(x, targets, loss_fn.kind)
 
-    def penalty(self):
+    def penalty(self) -> float:
         """λ Σ‖W‖²_F over the weight matrices."""
         return self._ensure_core().penalty()
 
-    def train_step(self, x, targets, loss_fn, optimizer):
+    def train_step(self, x: ArrayLike, targets: ArrayLike, loss_fn: Loss,
+                   optimizer: Optimizer) -> float:
         """Zero the gradients, forward, loss, backward and update in one C call; returns the cost
         (loss + penalty) before the update."""
         from .optim import Optimizer   # here, not at the top: optim imports network
@@ -243,22 +271,22 @@ class Sequential(Layer):
             raise TypeError(f"train_step takes a mlpc optimizer, got {type(optimizer).__name__}")
         return optimizer._train_step(self._core_for(x), x, targets, loss_fn)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self._ensure_core().zero_grad()
 
-    def grad_norm(self):
+    def grad_norm(self) -> float:
         """The global L2 norm of all parameter gradients."""
         return self._ensure_core().grad_norm()
 
-    def predict_proba(self, x):
+    def predict_proba(self, x: ArrayLike) -> NDArray[Any]:
         """Class probabilities in eval mode: softmax of the outputs (sigmoid for one output)."""
         with _mode(self, False):
             scores = self.forward(x)
         if scores.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-scores))
+            return _core.activation(_core.ACT_SIGMOID, scores, 0.0)[0]   # stable for any s
         return _core.softmax(scores)
 
-    def predict(self, x):
+    def predict(self, x: ArrayLike) -> NDArray[np.int64]:
         """Class indices in eval mode (argmax of the outputs; output > 0 for one output)."""
         with _mode(self, False):
             scores = self.forward(x)
@@ -268,13 +296,13 @@ class Sequential(Layer):
 
     # -- modes -----------------------------------------------------------------------------------
     @property
-    def training(self):
+    def training(self) -> bool:
         if self._outer() is not None:
             return self._outer().training
         return self._training
 
     @training.setter
-    def training(self, mode):
+    def training(self, mode: bool) -> None:
         mode = _check_mode(mode)
         if self._outer() is not None:
             self._outer().training = mode
@@ -283,46 +311,50 @@ class Sequential(Layer):
         if self._core is not None:
             self._core.training = self._training
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Sequential:
         self.training = mode
         return self
 
-    def eval(self):
+    def eval(self) -> Sequential:
         return self.train(False)
 
     @property
-    def l2(self):
+    def l2(self) -> float:
         return self._l2
 
     @l2.setter
-    def l2(self, value):
+    def l2(self, value: float) -> None:
         try:
             value = float(value)
+        except OverflowError:   # an int beyond float range (10**400): not finite
+            value = np.inf
         except (TypeError, ValueError):
             raise TypeError(f"l2 must be a number, got {value!r}") from None
         if not (value >= 0 and np.isfinite(value)):
             raise ValueError(f"l2 must be a finite number >= 0, got {value!r}")
+        in_dtype("l2", value, self.dtype)
         self._l2 = value
         if self._core is not None:
             self._core.l2 = value
 
     # -- parameters and state --------------------------------------------------------------------
-    def named_layers(self, prefix=""):
+    def named_layers(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
         """(name, layer) for every layer that computes (containers are opened): "0", "2.1" ..."""
         for i, layer in enumerate(self.layers):
             if isinstance(layer, (Residual, Sequential)):
-                yield from Sequential.named_layers(layer, f"{prefix}{i}.")
+                yield from Sequential.named_layers(layer, f"{prefix}{i}.")  # type: ignore[arg-type]
             else:
                 yield f"{prefix}{i}", layer
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix: str = ""
+                         ) -> Iterator[tuple[str, NDArray[Any], NDArray[Any]]]:
         """(name, value, grad) in layer order; names like PyTorch's state_dict keys ("0.weight").
         value and grad share memory with the C network: writing to value changes the network."""
         self._ensure_core()   # an unbuilt network says so, not that its layers are in none
         for name, layer in self.named_layers(prefix):
             yield from layer.named_parameters(name + ".")
 
-    def named_buffers(self, prefix=""):
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, NDArray[Any]]]:
         """(name, array) of the running statistics of batch-norm layers."""
         self._ensure_core()
         for name, layer in self.named_layers(prefix):
@@ -331,18 +363,19 @@ class Sequential(Layer):
                 yield name + ".running_var", layer.running_var
 
     @property
-    def num_params(self):
+    def num_params(self) -> int:
         return self._ensure_core().num_params
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, NDArray[Any]]:
         """Copies of every parameter and buffer, by name."""
         state = {name: np.array(value) for name, value, _ in self.named_parameters()}
         state.update((name, np.array(value)) for name, value in self.named_buffers())
         return state
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Load parameters and buffers by name; every name and shape is checked before anything
-        is written, so a mismatch leaves the network as it was."""
+        is written, so a mismatch leaves the network as it was. Running statistics must be
+        finite (and variances >= 0) in the network's dtype, as mlpc.load requires."""
         targets = {name: value for name, value, _ in self.named_parameters()}
         targets.update(self.named_buffers())
         missing = sorted(set(targets) - set(state))
@@ -351,47 +384,83 @@ class Sequential(Layer):
             raise KeyError(f"state dict does not match the network: missing {missing}, "
                            f"unexpected {unexpected}")
         arrays = {}
+        buffers = dict(self.named_buffers())
         for name, target in targets.items():
             value = np.asarray(state[name])
             if value.shape != target.shape:
                 raise ValueError(f"{name}: expected shape {target.shape}, got {value.shape}")
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: expected real numbers, got dtype {value.dtype}")
+            if name in buffers:
+                with np.errstate(over="ignore"):   # checked as stored: 1e39 is inf in float32
+                    value = value.astype(target.dtype)
+                _check_running_statistic(name, value)
             arrays[name] = value
         for name, value in arrays.items():
             targets[name][...] = value
 
     # -- containers ------------------------------------------------------------------------------
     @property
-    def output(self):
+    def output(self) -> Optional[NDArray[Any]]:
         return self.layers[-1].output
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}): " + repr(l).replace("\n", "\n  ")
                           for i, l in enumerate(self.layers))
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
+    def summary(self):
+        """A table of the layers (name, type, output shape, parameter count, trainable) and the
+        totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
+        (mlpc.summary.Summary; its rows and totals are attributes too)."""
+        from .summary import Summary
+        return Summary(self)
+
+    def _repr_html_(self):
+        """The notebook's view of a network: its summary table (the text repr stays the
+        PyTorch-like tree)."""
+        if self._core is None and self._outer() is None:
+            import html
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        return self.summary()._repr_html_()
+
     # -- saving and converting (python/mlpc/serialize.py) ---------------------------------------
-    def save(self, path, optimizer=None, extra=None):
+    def save(self, path: Union[str, os.PathLike[str], BinaryIO],
+             optimizer: Optional[Optimizer] = None,
+             extra: Optional[Mapping[str, ArrayLike]] = None) -> None:
         """Write the network (and optionally an optimizer's state) to an .npz file; mlpc.load
         reads it back. See mlpc.serialize for the format."""
         from .serialize import save
         save(self, path, optimizer=optimizer, extra=extra)
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """An equivalent torch.nn.Sequential (needs PyTorch); see mlpc.serialize.to_torch."""
         from .serialize import to_torch
         return to_torch(self)
+
+
+def layers_with_outputs(container, prefix=""):
+    """(name, layer, core index) for every layer with an output of its own, in the order they
+    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
+    its block. The index is that of the place: one ReLU object may serve several."""
+    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
+        name = f"{prefix}{i}"
+        if isinstance(layer, (Residual, Sequential)):
+            yield from layers_with_outputs(layer, name + ".")
+            if isinstance(layer, Residual):
+                yield name, layer, index
+        else:
+            yield name, layer, index
 
 
 class _mode:

@@ -15,15 +15,22 @@ an attribute (opt.momentum, opt.betas, opt.clip_norm, ...) that is checked when 
 constructor checks it, and written through to the C config; assigning anything else raises
 AttributeError.
 """
+from __future__ import annotations
+
 import inspect
 import numbers
 from collections.abc import Mapping
 
+from typing import Any, Callable, Optional, Union
+
 import numpy as np
 
 from . import _core
+from ._limits import in_dtype
 from .losses import Loss
 from .schedules import _real, as_schedule
+
+ScheduleLike = Union[float, Callable[[int], float], None]
 
 
 # -- checks, one per kind of setting: shared by the constructors, attribute assignment and
@@ -36,6 +43,12 @@ def _positive(name, value, allow_zero=True):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
                          f"got {value!r}")
     return value
+
+
+def _nonzero(name, value):
+    """A finite real number > 0: eps, which the update divides by where a gradient entry and its
+    moment are both 0 (eps = 0 gives 0/0 = NaN there)."""
+    return _positive(name, value, allow_zero=False)
 
 
 def _fraction(name, value):
@@ -91,16 +104,29 @@ def _check_net(who, net):
     return net
 
 
-def _scheduled_lr(schedule, step):
+def _scheduled_lr(schedule, step, dtype):
     """The schedule's rate for the next update, checked like lr itself: a schedule that returns
     "0.1", True or NaN is an error, not a rate."""
-    return _positive(f"lr (the schedule's value at step {step})", schedule(step))
+    return _check_field("lr", schedule(step), dtype,
+                        name=f"lr (the schedule's value at step {step})")
 
 
 # The C config fields, which are also the state_dict keys, each with its check.
 _CHECKS = {"lr": _positive, "momentum": _fraction, "alpha": _fraction, "beta1": _fraction,
-           "beta2": _fraction, "eps": _positive, "weight_decay": _positive, "nesterov": _flag,
+           "beta2": _fraction, "eps": _nonzero, "weight_decay": _positive, "nesterov": _flag,
            "amsgrad": _flag, "decay_all": _flag, "clip_norm": _bound, "clip_value": _bound}
+
+
+def _check_field(field, value, dtype, name=None):
+    """A config field checked as given, then as the update sees it: the core rounds every
+    setting to the network's dtype, where lr = 1e39 is inf and β₂ = 1 − 1e-10 is 1."""
+    name = name or field
+    check = _CHECKS[field]
+    value = check(name, value)
+    if check is not _flag:
+        rounded = float(in_dtype(name, value, dtype))
+        check(f"{name} in {dtype} (rounded to {rounded!r})", rounded)
+    return value
 _COMMON = ("weight_decay", "decay_all", "clip_norm", "clip_value")   # fields every rule uses
 
 
@@ -123,18 +149,19 @@ def _arguments(function):
 class Optimizer:
     """Base class: the C state, the settings, lr/schedule handling, state_dict."""
 
-    _kind = None
-    _fields = ()    # the C config fields the rule uses besides lr and _COMMON: repr, state_dict
-    _squares = ()   # rows of the state holding sums or averages of g²: never negative
+    _kind: int
+    _fields: tuple[str, ...] = ()    # the C config fields the rule uses besides lr and _COMMON: repr, state_dict
+    _squares: tuple[int, ...] = ()   # rows of the state holding sums or averages of g²: never negative
     _attributes = ("net", "_core", "_schedule")   # the only plain attributes (see __setattr__)
 
-    def __init__(self, net, lr, fields, schedule=None, clip_norm=None, clip_value=None,
-                 decay_all=False, **unknown):
+    def __init__(self, net: Any, lr: float, fields: dict[str, Any], schedule: ScheduleLike = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 decay_all: bool = False, **unknown: Any) -> None:
         if unknown:
             self._refuse(unknown)
         self.net = _check_net(type(self).__name__, net)
         config = self._checked({"lr": lr, **fields, "decay_all": decay_all,
-                                "clip_norm": clip_norm, "clip_value": clip_value})
+                                "clip_norm": clip_norm, "clip_value": clip_value}, net.dtype)
         self._core = _core.Optimizer(net._ensure_core(), self._kind, **config)
         self.schedule = schedule
 
@@ -151,9 +178,10 @@ class Optimizer:
         return ("lr",) + cls._fields + _COMMON
 
     @classmethod
-    def _checked(cls, config):
-        """config (C field → value) with every value checked, then their combination."""
-        config = {field: _CHECKS[field](field, value) for field, value in config.items()}
+    def _checked(cls, config, dtype):
+        """config (C field → value) with every value checked for a network of `dtype`, then
+        their combination."""
+        config = {field: _check_field(field, value, dtype) for field, value in config.items()}
         cls._check_combination(config)
         return config
 
@@ -169,7 +197,7 @@ class Optimizer:
     def _configure(self, changes):
         """Write changes (C field → value) to the C config, checked with the other settings; a
         refused change writes nothing."""
-        config = self._checked({**self._config(), **changes})
+        config = self._checked({**self._config(), **changes}, self.net.dtype)
         for field in changes:
             setattr(self._core, field, config[field])
 
@@ -178,7 +206,7 @@ class Optimizer:
     clip_norm = _setting("clip_norm", "> 0: clip the global gradient norm; 0 (or None): off")
     clip_value = _setting("clip_value", "> 0: clamp each gradient entry; 0 (or None): off")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         # Without this, adam.momentum = 0.9 or opt.weight_decy = 0 would make a Python attribute
         # that no update ever reads.
         cls = type(self)
@@ -191,55 +219,62 @@ class Optimizer:
 
     # -- learning rate -------------------------------------------------------------------------
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self._core.lr
 
     @lr.setter
-    def lr(self, value):
-        self._core.lr = _positive("lr", value)
+    def lr(self, value: float) -> None:
+        self._core.lr = _check_field("lr", value, self.net.dtype)
 
     @property
-    def schedule(self):
+    def schedule(self) -> Optional[Callable[[int], float]]:
         return self._schedule
 
     @schedule.setter
-    def schedule(self, schedule):
+    def schedule(self, schedule: ScheduleLike) -> None:
         schedule = None if schedule is None else as_schedule(schedule)
         if schedule is not None:   # a schedule that gives a bad rate now is refused, not installed
-            self._core.lr = _scheduled_lr(schedule, self._core.step_count)
+            self._core.lr = _scheduled_lr(schedule, self._core.step_count, self.net.dtype)
         self._schedule = schedule
 
-    def _apply_schedule(self):
-        if self._schedule is not None:
-            self._core.lr = _scheduled_lr(self._schedule, self._core.step_count)
+    def _scheduled(self, update, *args):
+        """update(*args) at the schedule's rate; a refused update (a bad label, a bad rate)
+        leaves opt.lr as it was, like everything else."""
+        if self._schedule is None:
+            return update(*args)
+        previous = self._core.lr
+        try:
+            self._core.lr = _scheduled_lr(self._schedule, self._core.step_count, self.net.dtype)
+            return update(*args)
+        except BaseException:
+            self._core.lr = previous
+            raise
 
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         return self._core.step_count
 
     @property
-    def last_grad_norm(self):
+    def last_grad_norm(self) -> float:
         """The global gradient norm at the last step, before clipping."""
         return self._core.last_grad_norm
 
     # -- stepping --------------------------------------------------------------------------------
-    def step(self):
+    def step(self) -> None:
         """One update from the gradients as they are."""
-        self._apply_schedule()
-        self._core.step()
+        self._scheduled(self._core.step)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.net.zero_grad()
 
     def _train_step(self, core_net, x, targets, loss_fn):
         if not isinstance(loss_fn, Loss):
             raise TypeError(f"train_step takes a mlpc loss (mlpc.SoftmaxCrossEntropy, ...), "
                             f"got {type(loss_fn).__name__}")
-        self._apply_schedule()
-        return core_net.train_step(x, targets, loss_fn.kind, self._core)
+        return self._scheduled(core_net.train_step, x, targets, loss_fn.kind, self._core)
 
     # -- saving ----------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Plain numbers and NumPy arrays: the step count, hyper-parameters, state buffers.
         nesterov is in every rule's dict (always False outside SGD): saved files keep one
         format."""
@@ -248,7 +283,7 @@ class Optimizer:
         d.update(self._config())
         return d
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: Mapping[str, Any]) -> None:
         """Restore what state_dict gave. Every field is checked as the constructor checks it,
         and nothing is applied unless all of them pass."""
         name = type(self).__name__
@@ -263,7 +298,8 @@ class Optimizer:
             raise KeyError(f"{name} state dict: missing {missing}, unexpected {unexpected}")
         if "nesterov" not in self._fields and _flag("nesterov", d["nesterov"]):
             raise ValueError(f"{name} has no Nesterov variant, got nesterov=True")
-        config = self._checked({field: d[field] for field in self._config_fields()})
+        config = self._checked({field: d[field] for field in self._config_fields()},
+                               self.net.dtype)
         step = _step_count("step", d["step"])
         state = self._checked_state(d["state"])
         c = self._core   # everything checked: from here on nothing can fail
@@ -292,7 +328,11 @@ class Optimizer:
                                  f"values >= 0, got {state[row].min()}")
         return state
 
-    def __repr__(self):
+    def __reduce_ex__(self, protocol):   # pickle: through the optimizer file format
+        from .serialize import reduce_optimizer
+        return reduce_optimizer(self)
+
+    def __repr__(self) -> str:
         config = self._config()
         args = ", ".join(f"{n}={config[n]}" for n in ("lr",) + self._fields)
         return f"{type(self).__name__}({args})"
@@ -309,7 +349,8 @@ class SGD(Optimizer):
     momentum = _setting("momentum", "μ in [0, 1)")
     nesterov = _setting("nesterov", "Nesterov momentum (needs momentum > 0)")
 
-    def __init__(self, net, lr, momentum=0.0, nesterov=False, weight_decay=0.0, **options):
+    def __init__(self, net: Any, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, **options: Any) -> None:
         super().__init__(net, lr, dict(momentum=momentum, nesterov=nesterov,
                                        weight_decay=weight_decay), **options)
 
@@ -326,9 +367,10 @@ class AdaGrad(Optimizer):
     _kind = _core.OPT_ADAGRAD
     _fields = ("eps",)
     _squares = (0,)
-    eps = _setting("eps", ">= 0, added to √G")
+    eps = _setting("eps", "> 0, added to √G")
 
-    def __init__(self, net, lr=0.01, eps=1e-10, weight_decay=0.0, **options):
+    def __init__(self, net: Any, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
+                 **options: Any) -> None:
         super().__init__(net, lr, dict(eps=eps, weight_decay=weight_decay), **options)
 
 
@@ -340,11 +382,11 @@ class RMSProp(Optimizer):
     _fields = ("alpha", "eps", "momentum")
     _squares = (0,)
     alpha = _setting("alpha", "smoothing constant α in [0, 1)")
-    eps = _setting("eps", ">= 0, added to √v")
+    eps = _setting("eps", "> 0, added to √v")
     momentum = _setting("momentum", "μ in [0, 1)")
 
-    def __init__(self, net, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
-                 **options):
+    def __init__(self, net: Any, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0, **options: Any) -> None:
         super().__init__(net, lr, dict(alpha=alpha, eps=eps, momentum=momentum,
                                        weight_decay=weight_decay), **options)
 
@@ -356,21 +398,22 @@ class Adam(Optimizer):
     _kind = _core.OPT_ADAM
     _fields = ("beta1", "beta2", "eps", "amsgrad")
     _squares = (1, 2)
-    eps = _setting("eps", ">= 0, added to √v̂")
+    eps = _setting("eps", "> 0, added to √v̂")
     amsgrad = _setting("amsgrad", "True: use the running maximum of v")
 
-    def __init__(self, net, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, **options):
+    def __init__(self, net: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 **options: Any) -> None:
         super().__init__(net, lr, dict(**_betas(betas), eps=eps, weight_decay=weight_decay,
                                        amsgrad=amsgrad), **options)
 
     @property
-    def betas(self):
+    def betas(self) -> tuple[float, float]:
         """(β₁, β₂), each in [0, 1)."""
         return (self._core.beta1, self._core.beta2)
 
     @betas.setter
-    def betas(self, betas):
+    def betas(self, betas: tuple[float, float]) -> None:
         self._configure(_betas(betas))
 
 
@@ -379,12 +422,13 @@ class AdamW(Adam):
 
     _kind = _core.OPT_ADAMW
 
-    def __init__(self, net, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
-                 amsgrad=False, **options):
+    def __init__(self, net: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
+                 **options: Any) -> None:
         super().__init__(net, lr, betas, eps, weight_decay, amsgrad, **options)
 
 
-def clip_grad_norm(net, max_norm):
+def clip_grad_norm(net: Any, max_norm: float) -> float:
     """Rescale all gradients so their global L2 norm is at most max_norm; returns the norm
     before clipping."""
     _check_net("clip_grad_norm", net)
@@ -397,7 +441,7 @@ def clip_grad_norm(net, max_norm):
     return norm
 
 
-def clip_grad_value(net, clip):
+def clip_grad_value(net: Any, clip: float) -> None:
     """Clamp every gradient entry to [−clip, clip]."""
     _check_net("clip_grad_value", net)
     clip = _positive("clip", clip, allow_zero=False)

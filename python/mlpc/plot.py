@@ -24,6 +24,8 @@ __all__ = [
     "decision_boundary",
     "activation_gallery",
     "line_plot",
+    "training_health",
+    "new_figure",
 ]
 
 
@@ -66,6 +68,27 @@ def _pyplot():
     return plt
 
 
+def _inline_backend():
+    """True under Jupyter's inline backend, which shows every figure pyplot knows at the end of
+    the cell -- and IPython shows a returned Figure once more as the cell's value."""
+    import matplotlib
+    return _in_jupyter() and "inline" in str(matplotlib.get_backend()).lower()
+
+
+def new_figure(figsize):
+    """A new Figure, known to pyplot (so ``plt.show()`` shows it) except under Jupyter's inline
+    backend: there it is made outside pyplot, so a figure returned as a cell's last value is
+    shown once, not twice (``display(fig)`` shows it from anywhere in a cell)."""
+    plt = _pyplot()
+    if _inline_backend():
+        from matplotlib.figure import Figure
+        # importing the backend registers IPython's PNG display of figures (pyplot imports it
+        # only when it makes its first figure)
+        import matplotlib_inline.backend_inline  # noqa: F401
+        return Figure(figsize=figsize)
+    return plt.figure(figsize=figsize)
+
+
 def _axes_list(axes, n):
     """Flatten user-supplied axes and check there are at least ``n`` of them."""
     flat = list(np.ravel(np.asarray(axes, dtype=object)))
@@ -82,15 +105,30 @@ def _grid(n, ncols, axes=None, panel_size=(2.8, 2.3)):
     if axes is not None:
         flat = _axes_list(axes, n)
         return flat[0].figure, flat
-    plt = _pyplot()
     ncols = max(1, min(int(ncols), n))
     nrows = max(1, math.ceil(n / ncols))
-    fig, grid = plt.subplots(
-        nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
-    flat = list(grid.ravel())
+    fig = new_figure((panel_size[0] * ncols, panel_size[1] * nrows))
+    flat = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in flat[n:]:
         fig.delaxes(ax)
     return fig, flat[:n]
+
+
+def _fixed_grid(nrows, ncols, panel, title, title_lines, label_lines):
+    """A figure of nrows × ncols panels laid out once by fixed margins (matplotlib's
+    tight_layout costs seconds on grids of 50 panels). `title_lines`: lines of the panel titles
+    to leave room for; `label_lines`: lines of the row labels left of the first column."""
+    head = 0.15 * title_lines + 0.1                      # inches above each panel for its title
+    top = 0.15 + 0.25 * (title.count("\n") + 1 if title else 0)   # inches for the figure title
+    left = 0.45 + 0.16 * label_lines
+    width = panel[0] * ncols + left + 0.15
+    height = (panel[1] + head + 0.2) * nrows + 0.35 + top
+    fig = new_figure((width, height))
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    fig.subplots_adjust(left=left / width, right=1 - 0.15 / width, bottom=0.5 / height,
+                        top=1 - (top + head) / height, wspace=0.45,
+                        hspace=(head + 0.3) / panel[1])
+    return fig, grid
 
 
 def _flat(values):
@@ -100,24 +138,40 @@ def _flat(values):
     return np.asarray(values, dtype=np.float64).ravel()
 
 
-def _prepare(values, nonzero):
-    """Flatten one panel's data; returns ``(data, note)`` with ``note`` for the title.
+def _prepare(values, nonzero, magnitude=False):
+    """One panel's data: ``(data, note, state)``. ``note`` goes into the title; ``state`` is
+    None, or the text drawn instead of a histogram when nothing is left to bin ("all zeros",
+    "all = 0.5", "no finite values", "empty").
 
     Non-finite values are dropped because ``np.histogram`` cannot bin them
-    (exploding-gradient runs produce inf/NaN); the count is reported.
+    (exploding-gradient runs produce inf/NaN); the count is reported. ``magnitude`` bins |v| on
+    a log axis, which has no place for exact zeros: they are dropped as with ``nonzero``.
     """
     data = _flat(values)
+    size = data.size
     notes = []
     finite = np.isfinite(data)
     if not finite.all():
         notes.append(f"{int((~finite).sum())} non-finite dropped")
         data = data[finite]
-    if nonzero:
+    if nonzero or magnitude:
         is_zero = data == 0
         frac = float(is_zero.mean()) if data.size else 0.0
         notes.insert(0, f"zeros: {100 * frac:.1f}%")
         data = data[~is_zero]
-    return data, ", ".join(notes)
+    if magnitude:
+        data = np.abs(data)
+    state = None
+    if size == 0:
+        state = "empty"
+    elif not finite.any():
+        state = "no finite values"
+    elif data.size == 0:
+        state = "all zeros"
+    elif data.min() == data.max():
+        value = data[0]
+        state = "all zeros" if value == 0 else f"all {'|v| ' if magnitude else ''}= {value:.3g}"
+    return data, ", ".join(notes), state
 
 
 def _shared_range(datasets):
@@ -125,27 +179,119 @@ def _shared_range(datasets):
     nonempty = [d for d in datasets if d.size]
     if not nonempty:
         return None
-    lo = min(float(d.min()) for d in nonempty)
-    hi = max(float(d.max()) for d in nonempty)
+    return (min(float(d.min()) for d in nonempty), max(float(d.max()) for d in nonempty))
+
+
+def _edges(data, bins, hist_range, magnitude):
+    """Bin edges: ``bins`` equal bins over ``hist_range`` (or the data's range), equal in
+    log10 when ``magnitude``; an explicit sequence of edges is used as given."""
+    if np.ndim(bins):
+        return np.asarray(bins, dtype=np.float64)
+    lo, hi = hist_range if hist_range is not None else (float(data.min()), float(data.max()))
+    if magnitude:
+        lo, hi = math.log10(lo), math.log10(hi)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        return np.logspace(lo, hi, int(bins) + 1)
     if lo == hi:  # np.histogram needs a non-empty interval
         lo, hi = lo - 0.5, hi + 0.5
-    return (lo, hi)
+    return np.linspace(lo, hi, int(bins) + 1)
 
 
-def _hist_panel(ax, data, bins, log, hist_range, title):
-    ax.hist(data, bins=bins, range=hist_range, log=log)
-    if log:
-        # ax.hist sets this already when it has data; an empty panel would stay linear.
-        ax.set_yscale("log")
+def _short_number(x, _pos=None):
+    """A tick label that needs no offset text: 0.005, -2e-5, 3e+12 -> '3e12'."""
+    text = f"{x:.2g}"
+    mantissa, e, exponent = text.partition("e")
+    return mantissa + (f"e{int(exponent)}" if e else "")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(x, _pos=None):
+    """A log-axis tick label as plain text, 10⁻⁸: matplotlib's default mathtext labels cost
+    most of a grid's drawing time."""
+    if x <= 0:
+        return ""
+    exponent = round(math.log10(x))
+    if abs(math.log10(x) - exponent) > 1e-6:
+        return ""
+    return "10" + str(exponent).translate(_SUPERSCRIPT)
+
+
+def _title(ax, text, fontsize=8):
+    """A panel title at a fixed height (matplotlib otherwise measures every tick label of the
+    axes to place it, most of the time a grid of 50 panels takes to draw)."""
+    ax.set_title(text, fontsize=fontsize, y=1.0)
+
+
+def _state_panel(ax, text, title):
+    """A panel with nothing to bin: the state in words, no axes to misread."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_facecolor("0.94")
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10,
+            color="0.25")
     if title:
-        ax.set_title(title, fontsize=9)
+        _title(ax, title)
+
+
+def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=None):
+    """One histogram, drawn as a single filled step patch (a bar per bin is dozens of artists
+    per panel: seconds per grid)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
+    if state is not None:
+        _state_panel(ax, state, title)
+        return
+    edges = _edges(data, bins, hist_range, magnitude)
+    counts, _ = np.histogram(data, bins=edges)
+    baseline = 0.5 if log else 0.0       # a log axis has no 0: empty bins sit below the view
+    ax.stairs(np.maximum(counts, baseline), edges, fill=True, baseline=baseline)
+    if magnitude:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(numticks=4))
+        ax.xaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(_short_number))
+    if magnitude:                        # a little room beyond the outer bins
+        pad = (edges[-1] / edges[0]) ** 0.02
+        ax.set_xlim(edges[0] / pad, edges[-1] * pad)
+    else:
+        pad = 0.02 * (edges[-1] - edges[0])
+        ax.set_xlim(edges[0] - pad, edges[-1] + pad)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(baseline, max(1.0, counts.max()) * 2)
+        ax.yaxis.set_major_locator(LogLocator(numticks=3))
+        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+        ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+    if title:
+        _title(ax, title)
     ax.tick_params(labelsize=7)
-    # Small panels with tiny values (1e-5 scale) otherwise get overlapping tick labels.
-    ax.locator_params(axis="x", nbins=4)
 
 
 def _panel_title(label, note):
-    return f"{label}\n{note}" if note else label
+    return f"{label}\n{note}" if note and label else (label or note)
+
+
+def _sharing(sharex):
+    """sharex as one of None (every panel its own range), "row" or "all"."""
+    if sharex in (False, None):
+        return None
+    if sharex is True or sharex == "row":
+        return "row"
+    if sharex == "all":
+        return "all"
+    raise ValueError(f"sharex must be False, True, 'row' or 'all', got {sharex!r}")
+
+
+def _axis_text(xlabel, magnitude):
+    xlabel = xlabel or "value"
+    return f"|{xlabel}| (log scale)" if magnitude else xlabel
 
 
 # --------------------------------------------------------------------------
@@ -153,7 +299,8 @@ def _panel_title(label, note):
 # --------------------------------------------------------------------------
 
 def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labels=None,
-                     ncols=5, range=None, sharex=False, axes=None):
+                     ncols=5, range=None, sharex=False, magnitude=False, xlabel=None,
+                     axes=None):
     """One histogram per layer, laid out in a grid.
 
     Parameters
@@ -164,7 +311,7 @@ def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labe
     title : str, optional
         Figure title.
     bins : int or sequence
-        Passed to ``Axes.hist``.
+        Number of bins, or the bin edges.
     log : bool
         Log-scale y-axis (as for the gradient histograms in the notes).
     nonzero : bool
@@ -176,11 +323,20 @@ def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labe
         Panels per row.
     range : (float, float), optional
         Histogram range for every panel.
-    sharex : bool
+    sharex : bool or "all"
         Use one common range (and bins) for all panels, so the shrinking or
         growing spread across layers is visible at a glance.
+    magnitude : bool
+        Histogram of ``|v|`` on a log x-axis (log-spaced bins), so values of
+        1e-8 and 1e12 both show where they are; zeros are dropped and counted
+        in the title (they have no place on a log axis).
+    xlabel : str, optional
+        The quantity, written under every panel (default ``"value"``).
     axes : sequence of Axes, optional
         Draw into these (at least one per layer) instead of a new figure.
+
+    A panel with nothing to bin (all zeros, one constant value, no finite
+    values) says so in words instead of drawing empty axes.
 
     Returns
     -------
@@ -200,17 +356,18 @@ def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labe
     if len(labels) != n:
         raise ValueError(f"got {len(labels)} labels for {n} arrays")
 
-    prepared = [_prepare(v, nonzero) for v in values]
+    prepared = [_prepare(v, nonzero, magnitude) for v in values]
     hist_range = range
-    if hist_range is None and sharex:
-        hist_range = _shared_range([d for d, _ in prepared])
+    if hist_range is None and _sharing(sharex):
+        hist_range = _shared_range([d for d, _, state in prepared if state is None])
 
     fig, axs = _grid(n, ncols, axes)
-    for ax, (data, note), label in zip(axs, prepared, labels):
-        _hist_panel(ax, data, bins, log, hist_range, _panel_title(label, note))
-    if sharex and hist_range is not None:
-        for ax in axs:
-            ax.set_xlim(hist_range)
+    for ax, (data, note, state), label in zip(axs, prepared, labels):
+        _hist_panel(ax, data, bins, log, hist_range, _panel_title(label, note), magnitude,
+                    state)
+        if state is None:
+            ax.set_xlabel(_axis_text(xlabel, magnitude), fontsize=8)
+            ax.set_ylabel("count" + (" (log scale)" if log else ""), fontsize=8)
     if title:
         fig.suptitle(title)
     if axes is None:
@@ -219,7 +376,8 @@ def layer_histograms(values, title=None, bins=50, log=False, nonzero=False, labe
 
 
 def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, log=False,
-                   nonzero=False, range=None, sharex=False, axes=None):
+                   nonzero=False, range=None, sharex=False, magnitude=False, xlabel=None,
+                   strips=None, panel_size=(2.3, 1.8), axes=None):
     """Histograms in a grid: one row per condition, one column per layer.
 
     Made for the initialisation experiments (e.g. rows = sigma 0.01 / Xavier /
@@ -233,19 +391,31 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
     row_labels : list of str, optional
         Written as the y-label of each row's first panel.
     col_labels : list of str, optional
-        Panel titles of the first row; default ``"layer 1" ..``.
-    title, bins, log, nonzero, range
-        As in :func:`layer_histograms`.
-    sharex : bool
-        Panels of the same row share one range and bins.  Rows are scaled
-        separately because conditions can differ by orders of magnitude.
+        Panel titles (every row); default ``"layer 1" ..``.
+    title, bins, log, nonzero, range, magnitude, xlabel
+        As in :func:`layer_histograms` (``xlabel`` under the bottom row).
+    sharex : False, True or "row", "all"
+        ``"row"`` (or True): panels of a row share one range and bins;
+        ``"all"``: every panel of the grid does, so the x position alone
+        tells a vanishing 1e-8 from an exploding 1e12 (best with
+        ``magnitude=True``).
+    strips : list of (label, values, scale), optional
+        Per-layer summaries drawn as extra columns right of the grid, one
+        line over the layers per row: ``values[i][j]`` is the number for row
+        ``i``, layer ``j`` (e.g. the std, or the fraction of zeros); scale
+        is ``"log"`` (a log y-axis, for stds and norms), ``"fraction"``
+        (y from 0 to 100%) or ``"linear"``.
+    panel_size : (float, float)
+        Inches per panel.
     axes : 2-D array of Axes, optional
-        Draw into ``axes[i][j]``; must cover every cell that has data.
+        Draw into ``axes[i][j]``; must cover every cell that has data (and
+        the strip columns after the layers when ``strips`` are given).
 
     Returns
     -------
     matplotlib.figure.Figure
-        With exactly one axes per (row, layer) cell when the function created it.
+        With exactly one axes per (row, layer) cell and one per (row, strip)
+        when the function created it.
     """
     rows = [list(r) for r in rows]
     nrows = len(rows)
@@ -260,37 +430,97 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
         col_labels = [f"layer {j + 1}" for j in np.arange(ncols)]
     if len(col_labels) < ncols:
         raise ValueError(f"got {len(col_labels)} column labels for {ncols} columns")
+    strips = list(strips or ())
+    for label, values, scale in strips:
+        if len(values) != nrows or any(len(v) != len(r) for v, r in zip(values, rows)):
+            raise ValueError(f"strip {label!r} needs one value per panel of each row")
+        if scale not in ("log", "fraction", "linear"):
+            raise ValueError(f"strip scale must be 'log', 'fraction' or 'linear', got {scale!r}")
+    share = _sharing(sharex)
 
+    prepared = [[_prepare(v, nonzero, magnitude) for v in r] for r in rows]
     if axes is None:
-        plt = _pyplot()
-        fig, grid = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.1 * nrows), squeeze=False)
+        lines = 1 + any(note for r in prepared for _, note, _ in r)
+        label_lines = 1 + max((str(t).count("\n") + 1 for t in row_labels or ()), default=0)
+        fig, grid = _fixed_grid(nrows, ncols + len(strips), panel_size, title, lines,
+                                label_lines)
         for i, r in enumerate(rows):
-            for ax in grid[i, len(r):]:
+            for ax in grid[i, len(r):ncols]:
                 fig.delaxes(ax)
     else:
         grid = np.asarray(axes, dtype=object).reshape(nrows, -1)
+        if grid.shape[1] < ncols + len(strips):
+            raise ValueError(f"need {ncols + len(strips)} axes per row, got {grid.shape[1]}")
         fig = grid.flat[0].figure
 
-    for i, r in enumerate(rows):
-        prepared = [_prepare(v, nonzero) for v in r]
-        hist_range = range
-        if hist_range is None and sharex:
-            hist_range = _shared_range([d for d, _ in prepared])
-        for j, (data, note) in enumerate(prepared):
+    def shared(cells):
+        return _shared_range([d for d, _, state in cells if state is None])
+
+    everywhere = shared([c for r in prepared for c in r]) if share == "all" else None
+    ylabel = "count" + (" (log)" if log else "")
+    for i, cells in enumerate(prepared):
+        hist_range = range if range is not None else \
+            everywhere if share == "all" else shared(cells) if share == "row" else None
+        for j, (data, note, state) in enumerate(cells):
             ax = grid[i, j]
-            label = col_labels[j] if i == 0 else ""
-            if note:
-                label = f"{label}\n{note}" if label else note
-            _hist_panel(ax, data, bins, log, hist_range, label)
-            if sharex and hist_range is not None:
-                ax.set_xlim(hist_range)
-        if row_labels is not None and r:
-            grid[i, 0].set_ylabel(row_labels[i])
+            _hist_panel(ax, data, bins, log, hist_range, _panel_title(col_labels[j], note),
+                        magnitude, state)
+        if row_labels is not None and cells:
+            grid[i, 0].set_ylabel(f"{row_labels[i]}\n{ylabel}", fontsize=9)
+        for k, (label, values, scale) in enumerate(strips):
+            _strip_panel(grid[i, ncols + k], values[i], label, scale, _strip_limits(values, scale),
+                         last=i == nrows - 1)
+    # the quantity under the lowest panel of each column
+    for j in np.arange(ncols):
+        lowest = max(i for i, r in enumerate(rows) if len(r) > j)
+        if prepared[lowest][j][2] is None:
+            grid[lowest, j].set_xlabel(_axis_text(xlabel, magnitude), fontsize=8)
     if title:
-        fig.suptitle(title)
-    if axes is None:
-        fig.tight_layout()
+        fig.suptitle(title, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
+
+
+def _strip_limits(values, scale):
+    """One y-range for a strip's panels in every row, so rows compare at a glance (None: the
+    panel's own)."""
+    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
+    flat = flat[np.isfinite(flat) & ((flat > 0) if scale == "log" else True)]
+    if scale != "log" or not flat.size:
+        return None
+    lo, hi = np.log10(flat.min()), np.log10(flat.max())
+    pad = max(0.1 * (hi - lo), 0.5)
+    return 10 ** (lo - pad), 10 ** (hi + pad)
+
+
+def _strip_panel(ax, values, label, scale, limits, last):
+    """One row's per-layer summary: a line over layers 1..L."""
+    from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator, NullLocator,
+                                   PercentFormatter)
+    values = np.asarray(values, dtype=np.float64)
+    layers = np.arange(1, len(values) + 1)
+    shown = values if scale != "log" else np.where(values > 0, values, np.nan)
+    ax.plot(layers, shown, marker="o", markersize=3, color="C1")
+    if scale == "log":
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(numticks=4))
+        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+        ax.yaxis.set_minor_locator(NullLocator())
+        if limits is not None:
+            ax.set_ylim(limits)
+        if not np.isfinite(shown).any():
+            ax.text(0.5, 0.5, "all zeros", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=9, color="0.25")
+    elif scale == "fraction":
+        ax.set_ylim(-0.05, 1.05)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    ax.set_xlim(0.5, len(values) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.grid(True, alpha=0.3)
+    _title(ax, label)
+    if last:
+        ax.set_xlabel("layer", fontsize=8)
+    ax.tick_params(labelsize=7)
 
 
 # --------------------------------------------------------------------------
@@ -418,7 +648,8 @@ def _classes_of(Z, m):
     return classes
 
 
-def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin=0.1):
+def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin=0.1,
+                      xlabel="x₁", ylabel="x₂"):
     """Predicted classes over the plane, with the training points on top.
 
     Parameters
@@ -444,6 +675,8 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin
     resolution : int
         Grid points per axis.
     title : str, optional
+    xlabel, ylabel : str
+        Names of the two input features.
 
     Returns
     -------
@@ -482,7 +715,8 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin
     norm = BoundaryNorm(np.arange(n_classes + 1) - 0.5, n_classes)
 
     if ax is None:
-        fig, ax = _pyplot().subplots(figsize=(5, 4.5))
+        fig = new_figure((5, 4.5))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     ax.contourf(xx, yy, Z, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, norm=norm,
@@ -491,6 +725,8 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, title=None, margin
                linewidths=0.4)
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     return fig
@@ -591,7 +827,8 @@ def line_plot(x, ys, title=None, xlabel=None, ylabel=None, log=False, ax=None):
     matplotlib.figure.Figure
     """
     if ax is None:
-        fig, ax = _pyplot().subplots(figsize=(6, 4))
+        fig = new_figure((6, 4))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     for label, y in ys.items():
@@ -609,4 +846,180 @@ def line_plot(x, ys, title=None, xlabel=None, ylabel=None, log=False, ax=None):
     if len(ys) > 1:
         ax.legend()
     ax.grid(True, alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# training health (the diagnostics of Karpathy's "makemore part 3")
+# --------------------------------------------------------------------------
+
+_UPDATE_GUIDE = 1e-3
+
+
+def _health_layers(recorder, layers):
+    """The layers drawn: those given, else the activation layers whose outputs were recorded
+    (every recorded layer when there are none)."""
+    recorded = recorder.layer_names("output")
+    if layers is not None:
+        names = [str(n) for n in ([layers] if isinstance(layers, (str, int)) else layers)]
+        missing = [n for n in names if n not in recorded]
+        if missing:
+            raise ValueError(f"training_health: no recorded output for layer(s) "
+                             f"{', '.join(missing)}; recorded: {', '.join(recorded)}")
+        return names
+    from .layers import Activation
+    net = recorder.net
+    kinds = dict(net.named_layers()) if net is not None else {}
+    active = [n for n in recorded if isinstance(kinds.get(n), Activation)]
+    return active or recorded
+
+
+def _layer_label(recorder, name):
+    net = recorder.net
+    layer = dict(net.named_layers()).get(name) if net is not None else None
+    return f"layer {name}" + (f" ({type(layer).__name__})" if layer is not None else "")
+
+
+def _not_recorded(ax, what):
+    ax.text(0.5, 0.5, f"not recorded:\n{what}", ha="center", va="center",
+            transform=ax.transAxes, fontsize=9, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _final_histogram(ax, recorder, names, quantity, colors, index):
+    """Each layer's histogram at snapshot `index`, as a line (counts per unit width, so
+    ranges of different widths compare), from the recorder's counts or kept values."""
+    drawn, occupied = 0, []
+    for name in names:
+        counts = recorder.counts(name, quantity) if (name, quantity) in recorder.keys() else None
+        if counts is not None:
+            edges = recorder.edges(name, quantity)
+            c = counts[index].astype(np.float64)
+        elif recorder.keep_values and (name, quantity) in recorder.keys() and \
+                recorder.values(name, quantity, index) is not None:
+            x = _flat(recorder.values(name, quantity, index))
+            x = x[np.isfinite(x)]
+            if x.size == 0:
+                continue
+            lo, hi = (x.min(), x.max()) if x.max() > x.min() else (x.min() - 0.5, x.max() + 0.5)
+            c, edges = np.histogram(x, 50, (lo, hi))
+            c = c.astype(np.float64)
+        else:
+            continue
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        total = c.sum()
+        density = c / (total * np.diff(edges)) if total > 0 else c
+        ax.plot(centres, density, color=colors[name], lw=1.2)
+        drawn += 1
+        used = np.flatnonzero(c)
+        if used.size:
+            occupied.append((edges[used[0]], edges[used[-1] + 1], used.size, len(c)))
+    if occupied:
+        lo = min(o[0] for o in occupied)
+        hi = max(o[1] for o in occupied)
+        ax.set_xlim(lo, hi)                         # the bins the values fill, not the range
+        fewest = min(o[2] for o in occupied)
+        if fewest < 5:
+            ax.text(0.02, 0.97, f"values fill only {fewest} of {occupied[0][3]} bins:\n"
+                    f"give {quantity} a narrower range", transform=ax.transAxes, va="top",
+                    fontsize=8, color="C3")
+    return drawn
+
+
+def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=None):
+    """One figure of the training-health panels of Karpathy's "makemore part 3", from a
+    Recorder of any run (record with what="all" and a range for every panel):
+
+      1 activation std per layer over the recorded steps (layer outputs)
+      2 saturation per layer: the fraction of outputs with |h| > recorder.saturation (tanh-like
+        units on their flat tails pass almost no gradient)
+      3 gradient std per layer: std of ∂J/∂h (the layer's output gradient)
+      4 update:data ratio std(ΔW)/std(W) per weight matrix, log axis, with the 1e-3 guide
+        (well above: the step is too large, far below: the layer barely learns)
+      5 and 6 the histograms of activations and of their gradients at snapshot `index` (the
+        last by default), one line per layer, as densities
+
+    layers: layer names to draw (default: the activation layers, else every recorded layer);
+    the colour of a layer is the same in every panel, named in one legend beside the figure.
+    A panel whose quantity was not recorded says what to record instead of staying blank.
+    Returns the Figure (6 axes)."""
+    from .recorder import Recorder
+    if not isinstance(recorder, Recorder):
+        raise TypeError(f"training_health takes a mlpc.Recorder, got {type(recorder).__name__}")
+    if not recorder.recorded_steps:
+        raise ValueError("training_health: the recorder has no snapshots yet (pass it to fit's "
+                         "callbacks, or call recorder.record(net) after a step)")
+    names = _health_layers(recorder, layers)
+    plt = _pyplot()
+    fig, grid = plt.subplots(2, 3, figsize=figsize)
+    axes = list(grid.ravel())
+    steps = np.asarray(recorder.recorded_steps)
+    cmap = plt.get_cmap("viridis" if len(names) > 10 else "tab10")
+    colors = {n: cmap(i / max(len(names) - 1, 1) if len(names) > 10 else i)
+              for i, n in enumerate(names)}
+    keys = set(recorder.keys())
+    marker = "o" if len(steps) <= 30 else None
+
+    def series(ax, quantity, stat, ylabel, log=False, percent=False):
+        drawn = [n for n in names if (n, quantity) in keys]
+        if not drawn:
+            _not_recorded(ax, f'Recorder(what=(..., "{quantity}"))')
+            return
+        for n in drawn:
+            y = recorder.moments(n, quantity)[stat]
+            ax.plot(steps, 100 * y if percent else y, color=colors[n], marker=marker, ms=3,
+                    lw=1.2)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+
+    axes[0].set_title("activation std per layer")
+    series(axes[0], "output", "std", "std of layer output h")
+    axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
+    series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
+    axes[2].set_title("gradient std per layer")
+    series(axes[2], "grad_output", "std", "std of ∂J/∂h", log=True)
+
+    ax = axes[3]
+    ax.set_title("update:data ratio per weight matrix")
+    weights = [p for p in recorder.parameter_names() if p.endswith("weight") and
+               (p, "update") in keys and (p, "param") in keys]
+    if weights:
+        wcolors = plt.get_cmap("plasma")(np.linspace(0.05, 0.85, len(weights)))
+        for p, c in zip(weights, wcolors):
+            ratio = recorder.ratio(p, "update")
+            ax.plot(steps, np.where(ratio > 0, ratio, np.nan), color=c, lw=1.2, marker=marker,
+                    ms=3, label=p)
+        ax.axhline(_UPDATE_GUIDE, color="k", ls="--", lw=1, label="1e-3 guide")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("std(ΔW) / std(W)")
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend(fontsize=8, ncol=2 if len(weights) > 5 else 1, loc="best")
+    else:
+        _not_recorded(ax, 'Recorder(what="all")\n(needs "param" and "update")')
+
+    step = recorder.recorded_steps[index]
+    for ax, quantity, label in ((axes[4], "output", "layer output h"),
+                                (axes[5], "grad_output", "∂J/∂h")):
+        ax.set_title(f"{label} histograms at step {step}")
+        if _final_histogram(ax, recorder, names, quantity, colors, index):
+            ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+            ax.set_xlabel(label)
+            ax.set_ylabel("density")
+            ax.grid(True, alpha=0.3)
+        else:
+            _not_recorded(ax, "histograms: Recorder(range=...)\nor keep_values=True")
+
+    handles = [plt.Line2D([], [], color=colors[n], lw=2.5) for n in names]
+    ncol = min(len(names), 6)
+    fig.suptitle(title or "training health", fontsize=13, y=0.995)
+    fig.legend(handles, [_layer_label(recorder, n) for n in names], loc="upper center",
+               bbox_to_anchor=(0.5, 0.965), ncol=ncol, fontsize=10, frameon=False,
+               title="colour = layer (panels 1-3, 5, 6)", title_fontsize=9)
+    rows = -(-len(names) // ncol)
+    fig.tight_layout(rect=(0, 0, 1, 0.94 - 0.03 * rows))
     return fig

@@ -4,15 +4,21 @@
     bar.update(100, cost=0.53)            # redraws at most ~10 times a second
     bar.close(cost=0.41, accuracy=0.86)   # final line for this epoch, ends with a newline
 
-On a terminal the bar redraws one line in place ("\\r"). On anything else (a log file, a pipe,
-a notebook's captured stderr) it draws nothing while running and writes one line per
-`close()`, so logs stay readable. Whether to draw at all is the caller's choice; `enabled(None)`
-says yes only when the stream is a terminal.
+Where it draws (`where(stream)`):
+  "notebook"  inside a Jupyter kernel (ipykernel running a cell): a display output of its own,
+              an HTML <progress> bar with the text beside it (text/plain for other front ends),
+              updated in place through an IPython display handle, one output per bar;
+  "terminal"  when the stream (default sys.stderr) is a terminal: one line redrawn in place
+              with "\\r", ended by a newline at close();
+  "lines"     anything else (a pipe, a log file): nothing while running, one line per close(),
+              so logs stay readable.
+Whether to draw at all is the caller's choice (fit's progress=False).
 """
+import html
 import sys
 import time
 
-__all__ = ["ProgressBar", "enabled", "format_rate", "format_metrics"]
+__all__ = ["ProgressBar", "enabled", "where", "format_rate", "format_metrics"]
 
 
 def _is_tty(stream):
@@ -22,11 +28,29 @@ def _is_tty(stream):
         return False
 
 
-def enabled(progress, stream=None):
-    """progress=None: on only when `stream` (default sys.stderr) is a terminal;
-    else bool(progress)."""
+def _in_notebook():
+    """True inside a Jupyter kernel: IPython's shell there has a kernel (a terminal IPython,
+    or plain Python that merely imported IPython, has none)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or "ipykernel" not in sys.modules:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def where(stream=None):
+    """"notebook", "terminal" or "lines": how a bar on `stream` (default sys.stderr) draws."""
+    if stream is None and _in_notebook():
+        return "notebook"
+    return "terminal" if _is_tty(sys.stderr if stream is None else stream) else "lines"
+
+
+def enabled(progress):
+    """fit's progress argument: None (default) and True draw, False does not."""
     if progress is None:
-        return _is_tty(sys.stderr if stream is None else stream)
+        return True
+    if isinstance(progress, str) or progress not in (0, 1):    # bools (NumPy's too), 0 and 1
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
     return bool(progress)
 
 
@@ -61,18 +85,27 @@ class ProgressBar:
     """A one-line progress bar on `stream` (default sys.stderr).
 
     total: the number of items (examples) of the run; prefix: text before the bar ("epoch 2/5");
-    width: characters of the bar; interval: least seconds between redraws on a terminal.
+    width: characters of the bar; interval: least seconds between redraws (terminal, notebook);
+    mode: "notebook", "terminal" or "lines" (default: where(stream); tty=True means
+    "terminal", tty=False "lines").
     `update(n, **metrics)` adds n items and shows the metrics (e.g. cost=0.5); `close(**metrics)`
     writes the final line with a newline. The speed shown is items per second since the start.
     """
 
-    def __init__(self, total, prefix="", stream=None, width=24, interval=0.1, tty=None):
+    def __init__(self, total, prefix="", stream=None, width=24, interval=0.1, tty=None,
+                 mode=None):
         self.total = max(int(total), 0)
         self.prefix = prefix
+        if mode is None:
+            mode = where(stream) if tty is None else ("terminal" if tty else "lines")
+        if mode not in ("notebook", "terminal", "lines"):
+            raise ValueError(f"mode must be 'notebook', 'terminal' or 'lines', got {mode!r}")
+        self.mode = mode
         self.stream = sys.stderr if stream is None else stream
         self.width = int(width)
         self.interval = float(interval)
-        self.tty = _is_tty(self.stream) if tty is None else bool(tty)
+        self.tty = mode == "terminal"
+        self._handle = None                # the notebook's display handle
         self.count = 0
         self.metrics = {}
         self.start = time.perf_counter()
@@ -105,13 +138,26 @@ class ProgressBar:
     def update(self, n=1, **metrics):
         self.count += int(n)
         self.metrics.update(metrics)
-        if self.tty:
+        if self.mode != "lines":
             now = time.perf_counter()
             if now - self._last_draw >= self.interval or self.count >= self.total:
                 self._last_draw = now
                 self._draw(end="")
 
+    def html(self):
+        """The bar as HTML: a <progress> element and the line's text after the bar."""
+        text = self.line()
+        after = text.split("] ", 1)[-1]
+        value = min(self.count, self.total) if self.total else 1
+        return (f'<div style="font-family: monospace; white-space: pre">'
+                f'{html.escape(self.prefix)} <progress value="{value}" '
+                f'max="{self.total or 1}" style="width: 16em; vertical-align: middle">'
+                f'</progress> {html.escape(after)}</div>')
+
     def _draw(self, end):
+        if self.mode == "notebook":
+            self._display()
+            return
         text = self.line()
         pad = max(self._last_len - len(text), 0)
         try:
@@ -120,6 +166,14 @@ class ProgressBar:
         except (ValueError, OSError):   # stream closed under us: progress is not worth a crash
             pass
         self._last_len = len(text)
+
+    def _display(self):
+        from IPython.display import display
+        bundle = {"text/plain": self.line(), "text/html": self.html()}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
 
     def close(self, **metrics):
         """Write the final line (with these metrics) and a newline; later calls do nothing."""

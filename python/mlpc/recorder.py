@@ -1,42 +1,42 @@
 """mlpc.Recorder: per-layer statistics of activations and gradients at chosen training steps.
 
-    rec = mlpc.Recorder(what=("output", "grad_output"), range=(-5, 5))
+    rec = mlpc.Recorder(range=(-5, 5))
     mlpc.fit(net, loss_fn, opt, X, y, epochs=3, callbacks=[rec])
     rec.moments("2", "output")["std"]          # one entry per recorded step
     counts, edges = rec.histogram("2", "output", index=-1)
+    rec.ratio("0.weight", "update")            # std(ΔW)/std(W) of every recorded step
+
+Every method takes (name, quantity, index) in that order: a layer or parameter name, then
+"output", "grad_output", "grad", "param" or "update", then a snapshot.
 
 A snapshot is one C call (``Net.snapshot``) that computes the moments and histograms of every
 recorded tensor straight from the network's buffers, and the results go into preallocated
 arrays; nothing is copied unless keep_values=True.
 """
+from __future__ import annotations
+
 import math
+
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _core
-from .blocks import Residual
 from .layers import Layer
-from .network import Sequential
+from .network import Sequential, layers_with_outputs
 from .training import Callback, _check_int
 
 __all__ = ["Recorder"]
 
 _KIND = {"output": _core.SOURCE_OUTPUT, "grad_output": _core.SOURCE_GRAD_OUTPUT,
-         "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD}
+         "param": _core.SOURCE_PARAM, "grad": _core.SOURCE_GRAD, "update": _core.SOURCE_UPDATE}
+_PER_TENSOR = ("grad", "param", "update")
 
 
-def _layers_with_outputs(container, prefix=""):
-    """(name, layer, core index) for every layer with an output of its own, in the order they
-    compute: the leaves of net.named_layers(), and each Residual (its sum x + block(x)) after
-    its block. The index is that of the place: one ReLU object may serve several."""
-    for i, (layer, index) in enumerate(zip(container.layers, container._place_index)):
-        name = f"{prefix}{i}"
-        if isinstance(layer, (Residual, Sequential)):
-            yield from _layers_with_outputs(layer, name + ".")
-            if isinstance(layer, Residual):
-                yield name, layer, index
-        else:
-            yield name, layer, index
+# axis and title text of each recorded quantity
+_QUANTITY_TEXT = {"output": "output", "grad_output": "∂J/∂output", "param": "parameter value",
+                  "grad": "parameter gradient ∂J/∂θ",
+                  "update": "parameter update ΔW"}
 
 
 class _Plan:
@@ -49,14 +49,16 @@ class _Plan:
         self.net, self.core, self.what, self.layers = net, core, what, recorder.layers
         self.keys, which, self.getters = [], [], []
         view = {"output": core.output, "grad_output": core.grad_output,
-                "param": core.param, "grad": core.grad}
+                "param": core.param, "grad": core.grad, "update": self._update}
+        self.flat = core.flat(False)
+        self.before = None                  # the flat parameters before the step recorded
 
         def add(key, quantity, index):
             self.keys.append(key)
             which.append((_KIND[quantity], index))
             self.getters.append(lambda: view[quantity](index))
 
-        named = list(_layers_with_outputs(net))
+        named = list(layers_with_outputs(net))
         names = [name for name, _, _ in named]
         unknown = [str(sel) for sel in recorder.layers or () if not isinstance(sel, type) and
                    str(sel) not in names]
@@ -70,31 +72,46 @@ class _Plan:
                 if q in what:
                     add((name, q), q, index)
             for k, pname in enumerate(layer.param_names):
-                for q in ("param", "grad"):
+                for q in _PER_TENSOR:
                     if q in what:
                         add((f"{name}.{pname}", q), q, layer._tensor + k)
         self.which = np.array(which, dtype=np.int64).reshape(-1, 2)
         self.ranges = None           # (K, 2) float64 once every key's range is known
+
+    def _update(self, index):
+        """W − W_before of tensor `index` (None without the parameters before the step)."""
+        if self.before is None:
+            return None
+        w = self.core.param(index)
+        start = (w.__array_interface__["data"][0] -
+                 self.flat.__array_interface__["data"][0]) // w.itemsize
+        return w - self.before[start:start + w.size].reshape(w.shape)
 
 
 class Recorder(Callback):
     """Snapshots of per-layer statistics at chosen training steps.
 
     Recorder(steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
-             range=None, keep_values=False)
+             range=None, saturation=0.99, keep_values=False)
 
     steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
     step -> bool, or None for every step.
-    what: quantities to record: "output" (layer.output, the activations of the batch just
+    what: quantities to record, or "all" for every one (what training_health and the
+    gradient:data and update:data ratios need): "output" (layer.output, the activations of the batch just
     trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
-    parameter's gradient) and "param" (each parameter's value after the update).
+    parameter's gradient), "param" (each parameter's value after the update) and "update"
+    (ΔW = W after − W before the step just taken: exact, from the copy of the parameters fit
+    takes before every step; record(net, before=...) outside fit).
     layers: None for every layer, or one or several names ("0", "2.1") and/or layer classes; a
     name the network does not have is an error. The layers are those of net.named_layers()
     plus each Residual, whose output is its sum x + block(x).
     For each (name, quantity) the core computes in C: mean, std (population), zero fraction
-    (exact zeros), L2 norm, and, when a range is given, counts in `bins` equal bins over
-    [lo, hi] (bin i holds lo + i·w <= v < lo + (i+1)·w, w = (hi − lo)/bins, hi itself in the
-    last bin; values outside are not counted).
+    (exact zeros), L2 norm, min and max (skipping NaN), the saturation fraction (|v| >
+    `saturation`, 0.99 by default: a tanh or sigmoid·2−1 unit on its flat tail), and, when a
+    range is given, counts in `bins` equal bins over [lo, hi] (bin i holds lo + i·w <= v <
+    lo + (i+1)·w, w = (hi − lo)/bins, hi itself in the last bin) with the values below lo and
+    above hi counted apart (out_of_range), so that the counts add up to the tensor's size
+    (less its NaNs). Updates get moments only.
     range: (lo, hi) for every quantity, a dict {quantity: (lo, hi)}, or "auto" (each tensor's
     [min, max] at its first snapshot, then fixed); None (default): moments only.
     keep_values=True also keeps a copy of every recorded array.
@@ -102,18 +119,24 @@ class Recorder(Callback):
     net.named_parameters() ("0.weight"). A layer's output before any forward pass is recorded
     as NaN moments.
 
-    Results: recorded_steps, recorded_epochs, keys() -> [(name, quantity)],
-    moments(name, quantity) -> {"mean", "std", "zero_fraction", "norm": arrays over snapshots},
+    Results, every method taking (name, quantity, index): recorded_steps, recorded_epochs,
+    keys() -> [(name, quantity)], moments(name, quantity) -> {"mean", "std", "zero_fraction",
+    "norm", "min", "max", "saturation": arrays over snapshots}, ratio(name, quantity) ->
+    std(quantity)/std(W) of a parameter ("grad": gradient:data, "update": update:data),
     histogram(name, quantity, index=-1) -> (counts, edges), counts(name, quantity) -> (S, bins),
-    values(name, quantity, index=-1), plot(quantity, index=-1) (needs keep_values).
-    It can also be used without fit: record(net, step) after a train_step.
+    out_of_range(name, quantity) -> (S, 2) counts below lo and above hi, values(name, quantity,
+    index=-1) (needs keep_values), plot(names=None, quantity="output", index=-1) (needs
+    keep_values; the old order plot(quantity, index) still works).
+    It can also be used without fit: record(net, step, before=flat_params_before) after a
+    train_step.
     """
 
-    QUANTITIES = ("output", "grad_output", "grad", "param")
-    STATS = ("mean", "std", "zero_fraction", "norm")
+    QUANTITIES = ("output", "grad_output", "grad", "param", "update")
+    STATS = ("mean", "std", "zero_fraction", "norm", "min", "max", "saturation")
 
-    def __init__(self, steps=None, what=("output", "grad_output", "grad"), layers=None, bins=50,
-                 range=None, keep_values=False):
+    def __init__(self, steps: Any = None, what: Any = ("output", "grad_output", "grad"),
+                 layers: Any = None, bins: int = 50, range: Any = None,
+                 saturation: float = 0.99, keep_values: bool = False) -> None:
         if steps is None or callable(steps):
             self._select = steps
         else:
@@ -127,7 +150,9 @@ class Recorder(Callback):
                                      f"fit), got {s!r}")
                 chosen.add(int(s))
             self._select = chosen.__contains__
-        if isinstance(what, str):
+        if what == "all":
+            what = self.QUANTITIES
+        elif isinstance(what, str):
             what = (what,)
         for q in what:
             if q not in self.QUANTITIES:
@@ -145,8 +170,14 @@ class Recorder(Callback):
                                     f"got {sel!r}")
         self.layers = layers
         self.bins = _check_int("bins", bins, 1)
-        if self.bins >= 2 ** 31 - 1:
-            raise ValueError(f"bins must be < 2**31 - 1, got {bins}")
+        if self.bins >= 2 ** 31 - 3:
+            raise ValueError(f"bins must be < 2**31 - 3, got {bins}")
+        try:
+            self.saturation = float(saturation)
+        except (TypeError, ValueError):
+            raise TypeError(f"saturation must be a number, got {saturation!r}") from None
+        if not math.isfinite(self.saturation) or self.saturation < 0:
+            raise ValueError(f"saturation must be a finite number >= 0, got {saturation!r}")
         if range is None or range == "auto":
             self._range = range
         elif isinstance(range, dict):
@@ -154,6 +185,8 @@ class Recorder(Callback):
             for q in self._range:
                 if q not in self.QUANTITIES:
                     raise ValueError(f"range: unknown quantity {q!r}")
+                if q == "update":
+                    raise ValueError("range: updates are recorded as moments only")
         else:
             self._range = self._check_range(range)
         self.keep_values = bool(keep_values)
@@ -178,8 +211,8 @@ class Recorder(Callback):
         self.ranges = {}
         self._column = {}                        # key -> column of _stats
         self._hist_column = {}                   # key -> column of _counts (keys with a range)
-        self._stats = np.full((0, 0, 4), np.nan)
-        self._counts = np.zeros((0, 0, self.bins), np.int64)
+        self._stats = np.full((0, 0, len(self.STATS)), np.nan)
+        self._counts = np.zeros((0, 0, self.bins + 2), np.int64)   # under, bins..., over
         self._values = {}
         if self._plan is not None:
             self._plan.ranges = None             # columns and ranges are chosen anew
@@ -200,6 +233,9 @@ class Recorder(Callback):
         "auto" waits for a snapshot that has values."""
         if key in self.ranges:
             return self.ranges[key]
+        if key[1] == "update":
+            self.ranges[key] = None
+            return None
         r = self._range
         if isinstance(r, dict):
             r = r.get(key[1])
@@ -228,14 +264,15 @@ class Recorder(Callback):
         new_hist = [k for k in hist if k not in self._hist_column]
         S = self._stats.shape[0]
         if new:
-            self._stats = np.concatenate([self._stats, np.full((S, len(new), 4), np.nan)], 1)
+            self._stats = np.concatenate(
+                [self._stats, np.full((S, len(new), len(self.STATS)), np.nan)], 1)
             for k in new:
                 self._column[k] = len(self._column)
                 if self.keep_values:
                     self._values[k] = [None] * len(self.recorded_steps)
         if new_hist:
             self._counts = np.concatenate(
-                [self._counts, np.zeros((S, len(new_hist), self.bins), np.int64)], 1)
+                [self._counts, np.zeros((S, len(new_hist), self.bins + 2), np.int64)], 1)
             for k in new_hist:
                 self._hist_column[k] = len(self._hist_column)
         plan.columns = _as_index([self._column[k] for k in plan.keys])
@@ -251,10 +288,12 @@ class Recorder(Callback):
 
     def on_step_end(self, step, info):
         if self._select is None or self._select(step):
-            self._record(self._plan, step, info.get("epoch"))
+            self._record(self._plan, step, info.get("epoch"), info.get("params_before"))
 
-    def record(self, net, step=None, epoch=None):
-        """Take a snapshot of `net` as the last forward/backward left it."""
+    def record(self, net, step=None, epoch=None, before=None):
+        """Take a snapshot of `net` as the last forward/backward left it. before: the flat
+        parameters before the step (a copy of net._core.flat(False) taken before train_step),
+        for the "update" quantity; without it updates are NaN."""
         if not isinstance(net, Sequential):
             raise TypeError(f"record: expected a mlpc.Sequential, got {type(net).__name__}")
         plan = self._plan
@@ -262,14 +301,23 @@ class Recorder(Callback):
                 plan.what != self.what or plan.layers != self.layers:
             self._plan = _Plan(net, self)
         self.net = net
-        self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch)
+        if before is not None:
+            before = np.asarray(before)
+            if before.shape != self._plan.flat.shape:
+                raise ValueError(f"record: before must be the flat parameters, shape "
+                                 f"{self._plan.flat.shape}, got {before.shape}")
+        self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch,
+                     before)
 
-    def _record(self, plan, step, epoch):
+    def _record(self, plan, step, epoch, before=None):
         ranges = self._prepare(plan)
+        plan.before = before
         if plan.keys:
-            stats, counts = plan.core.snapshot(plan.which, ranges, self.bins)
+            stats, counts = plan.core.snapshot(plan.which, ranges, self.bins, self.saturation,
+                                               before)
         else:                                               # nothing selected
-            stats, counts = np.empty((0, 4)), np.empty((0, self.bins), np.int64)
+            stats = np.empty((0, len(self.STATS)))
+            counts = np.empty((0, self.bins + 2), np.int64)
         s = len(self.recorded_steps)
         if s == self._stats.shape[0]:                       # grow by doubling
             grow = max(16, s)
@@ -285,6 +333,7 @@ class Recorder(Callback):
             for key, get in zip(plan.keys, plan.getters):
                 x = get()
                 self._values[key][s] = None if x is None else np.array(x)
+        plan.before = None                                  # valid for this step only
         self.recorded_steps.append(step)
         self.recorded_epochs.append(epoch)
 
@@ -300,10 +349,31 @@ class Recorder(Callback):
         return key
 
     def moments(self, name, quantity="output"):
-        """{"mean", "std", "zero_fraction", "norm"}: float64 arrays, one entry a snapshot."""
+        """{"mean", "std", "zero_fraction", "norm", "min", "max", "saturation"}: float64 arrays,
+        one entry a snapshot."""
         key = self._series(name, quantity)
         a = self._stats[:len(self.recorded_steps), self._column[key]]
         return {stat: a[:, i].copy() for i, stat in enumerate(self.STATS)}
+
+    def ratio(self, name, quantity="update"):
+        """std(quantity)/std(W) per snapshot for the parameter `name` ("0.weight"): "grad" gives
+        the gradient:data ratio, "update" the update:data ratio std(ΔW)/std(W) of the step just
+        taken (W after it; Karpathy's guide: about 1e-3). Needs "param" and that quantity
+        recorded; NaN where std(W) is 0."""
+        if quantity not in ("grad", "update"):
+            raise ValueError(f"ratio: quantity must be 'grad' or 'update', got {quantity!r}")
+        top = self.moments(name, quantity)["std"]
+        bottom = self.moments(name, "param")["std"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
+
+    def parameter_names(self):
+        """The parameters with recorded moments, in layer order ("0.weight", "0.bias", ...)."""
+        return list(dict.fromkeys(n for n, q in self._column if q in _PER_TENSOR))
+
+    def layer_names(self, quantity="output"):
+        """The layers whose `quantity` ("output" or "grad_output") was recorded, in order."""
+        return [n for n, q in self._column if q == quantity]
 
     def edges(self, name, quantity="output"):
         """The bin edges (bins + 1,) of this series' histograms, None without a range."""
@@ -315,7 +385,15 @@ class Recorder(Callback):
         key = self._series(name, quantity)
         if key not in self._hist_column:
             return None
-        return self._counts[:len(self.recorded_steps), self._hist_column[key]].copy()
+        return self._counts[:len(self.recorded_steps), self._hist_column[key], 1:-1].copy()
+
+    def out_of_range(self, name, quantity="output"):
+        """int64 array (snapshots, 2): the values below lo and above hi of each histogram (None
+        without a range); with counts() they add up to the tensor's size, less its NaNs."""
+        key = self._series(name, quantity)
+        if key not in self._hist_column:
+            return None
+        return self._counts[:len(self.recorded_steps), self._hist_column[key]][:, [0, -1]]
 
     def histogram(self, name, quantity="output", index=-1):
         """(counts, edges) of one snapshot (index into recorded_steps)."""
@@ -324,6 +402,23 @@ class Recorder(Callback):
             raise ValueError("no histograms were recorded: give Recorder a range")
         return self.counts(name, quantity)[index], self.edges(name, quantity)
 
+    def _rows(self, start, stop):
+        """{key: (moments (stop − start, STATS), counts (stop − start, bins + 2) with under- and
+        overflow first and last, or None)} of snapshots start..stop, as views."""
+        return {key: (self._stats[start:stop, col],
+                      self._counts[start:stop, self._hist_column[key]]
+                      if key in self._hist_column else None)
+                for key, col in self._column.items()}
+
+    def to_tensorboard(self, logdir):
+        """Write every snapshot to a new TensorBoard event file in logdir (mlpc.tensorboard:
+        std of every key, saturation and zero fraction of layer outputs, gradient:data and
+        update:data ratios, histograms of the keys with a range). Returns the file's path."""
+        from .tensorboard import EventWriter, write_snapshots
+        with EventWriter(logdir) as writer:
+            write_snapshots(writer, self)
+        return writer.path
+
     def values(self, name, quantity="output", index=-1):
         """The recorded array of one snapshot (needs keep_values=True)."""
         key = self._series(name, quantity)
@@ -331,14 +426,29 @@ class Recorder(Callback):
             raise ValueError("values were not kept: use Recorder(keep_values=True)")
         return self._values[key][index]
 
-    def plot(self, quantity="output", index=-1, **kwargs):
-        """Histograms of every recorded layer at one snapshot (mlpc.plot.layer_histograms;
-        needs keep_values=True). Returns the Figure."""
+    def plot(self, names=None, quantity="output", index=-1, **kwargs):
+        """Histograms of the recorded layers (`names`: one or several, None for all) at one
+        snapshot, in the (name, quantity, index) order of every method; mlpc.plot.
+        layer_histograms, needs keep_values=True. The old order plot(quantity, index) still
+        works: a quantity is never a layer name. Returns the Figure."""
         from .plot import layer_histograms
-        values = {name: self.values(name, q, index) for name, q in self.keys() if q == quantity}
+        if isinstance(names, str) and names in self.QUANTITIES:     # plot("grad", 3)
+            if isinstance(quantity, (int, np.integer)):
+                index = quantity
+            quantity, names = names, None
+        if isinstance(names, (str, int)):
+            names = (names,)
+        wanted = None if names is None else {str(n) for n in names}
+        values = {name: self.values(name, q, index) for name, q in self.keys()
+                  if q == quantity and (wanted is None or name in wanted)}
         if not values:
-            raise ValueError(f"no {quantity!r} was recorded")
-        kwargs.setdefault("title", f"{quantity} at step {self.recorded_steps[index]}")
+            raise ValueError(f"no {quantity!r} was recorded" +
+                             (f" for {sorted(wanted)}" if wanted else ""))
+        what = _QUANTITY_TEXT.get(quantity, quantity)
+        kwargs.setdefault("title", f"{what} at step {self.recorded_steps[index]}")
+        kwargs.setdefault("labels", [f"{'layer ' if quantity in ('output', 'grad_output') else ''}"
+                                     f"{name}" for name in values])
+        kwargs.setdefault("xlabel", what)
         return layer_histograms(values, **kwargs)
 
     def __repr__(self):

@@ -34,12 +34,17 @@ cyclical        triangular wave between ``lr_min`` and ``lr_max``,
                 half-period ``n_s`` (Smith 2017)
 ==============  ===========================================================
 """
+from __future__ import annotations
+
 
 import decimal
 import math
 import numbers
 
+from typing import Any, Callable, Union
+
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "Schedule",
@@ -76,7 +81,10 @@ def _real(name, value):
     """Return ``value`` as a float, rejecting non-numbers, NaN and infinity."""
     if not _is_number(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:   # an int beyond float range (10**400)
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return value
@@ -128,16 +136,16 @@ class Schedule:
     """
 
     _name = "schedule"
-    _params = ()
+    _params: tuple[str, ...] = ()
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         """Learning rate after ``step`` updates (``step >= 0``)."""
         return float(self._lr(_check_step(step)))
 
     def _lr(self, t):
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
         return f"{self._name}({args})"
 
@@ -156,7 +164,7 @@ class Constant(Schedule):
     _name = "constant"
     _params = ("lr",)
 
-    def __init__(self, lr):
+    def __init__(self, lr: float) -> None:
         self.lr = _nonnegative("lr", lr)
 
     @property
@@ -176,7 +184,7 @@ class Step(Schedule):
     _name = "step"
     _params = ("lr", "step_size", "gamma")
 
-    def __init__(self, lr, step_size, gamma=0.1):
+    def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
         self.lr = _nonnegative("lr", lr)
         self.step_size = _count("step_size", step_size)
         self.gamma = _positive("gamma", gamma)
@@ -200,7 +208,7 @@ class Linear(Schedule):
     _name = "linear"
     _params = ("lr0", "lr_end", "K")
 
-    def __init__(self, lr0, lr_end, K):
+    def __init__(self, lr0: float, lr_end: float, K: int) -> None:
         self.lr0 = _nonnegative("lr0", lr0)
         self.lr_end = _nonnegative("lr_end", lr_end)
         self.K = _count("K", K)
@@ -224,7 +232,7 @@ class Power(Schedule):
     _name = "power"
     _params = ("lr0", "s", "c")
 
-    def __init__(self, lr0, s, c):
+    def __init__(self, lr0: float, s: float, c: float) -> None:
         self.lr0 = _nonnegative("lr0", lr0)
         self.s = _positive("s", s)
         self.c = _real("c", c)
@@ -243,7 +251,7 @@ class Exponential(Schedule):
     _name = "exponential"
     _params = ("lr0", "c", "s")
 
-    def __init__(self, lr0, c, s):
+    def __init__(self, lr0: float, c: float, s: float) -> None:
         self.lr0 = _nonnegative("lr0", lr0)
         self.c = _positive("c", c)
         self.s = _positive("s", s)
@@ -267,7 +275,7 @@ class Cosine(Schedule):
     _name = "cosine"
     _params = ("lr_max", "T", "lr_min", "warmup")
 
-    def __init__(self, lr_max, T, lr_min=0.0, warmup=0):
+    def __init__(self, lr_max: float, T: int, lr_min: float = 0.0, warmup: int = 0) -> None:
         self.lr_max = _nonnegative("lr_max", lr_max)
         self.T = _count("T", T)
         self.lr_min = _nonnegative("lr_min", lr_min)
@@ -311,7 +319,7 @@ class Cyclical(Schedule):
     _name = "cyclical"
     _params = ("lr_min", "lr_max", "n_s")
 
-    def __init__(self, lr_min, lr_max, n_s):
+    def __init__(self, lr_min: float, lr_max: float, n_s: int) -> None:
         self.lr_min = _nonnegative("lr_min", lr_min)
         self.lr_max = _nonnegative("lr_max", lr_max)
         if self.lr_min > self.lr_max:
@@ -354,7 +362,7 @@ cyclical = Cyclical
 # helpers
 # --------------------------------------------------------------------------
 
-def as_schedule(lr):
+def as_schedule(lr: Union[float, Callable[[int], float]]) -> Callable[[int], float]:
     """Turn ``lr`` into a schedule: numbers become :func:`constant`, callables pass through.
 
     This is how the rest of mlpc interprets a learning-rate argument, so any
@@ -368,7 +376,7 @@ def as_schedule(lr):
         f"a learning rate must be a number or a callable step -> lr, got {type(lr).__name__}")
 
 
-def values(sched, steps):
+def values(sched: Union[float, Callable[[int], float]], steps: int) -> NDArray[np.float64]:
     """Learning rates ``sched(0), ..., sched(steps - 1)`` as a float64 NumPy array.
 
     ``sched`` may be any callable ``step -> lr`` (or a number, see

@@ -24,29 +24,47 @@ File format (version 1)
     extra/NAME          arrays the caller attached (the command line stores its input
                         standardization there)
 
-Loading reads and checks everything before building anything: a file that is not a zip, is
-truncated or corrupted (zip CRC), has an unknown layer type or argument, missing or unexpected
-entries, a wrong shape or dtype, running statistics a network cannot use (a negative, NaN or
-infinite variance, a NaN or infinite mean), an all-zero generator state, or an architecture
-too large to build, raises ModelFileError (a ValueError; also a KeyError for missing or
-unexpected entries), never a crash and never a half-loaded network: the network is built fresh
-and filled only once every check has passed. Parameters are not checked for NaN or inf: a
+Loading checks the description before it inflates any data: it reads the JSON header and
+the .npy header of every entry (shape and dtype), refuses entries the header does not describe
+and sizes the architecture does not need, and only then reads the arrays it uses (load never
+reads extra/ or optimizer/ data). A hostile archive (a "zip bomb" whose entries inflate to
+gigabytes) thus costs no more memory or time than its own size: declared sizes beyond
+deflate's 1032:1 ratio, compression methods other than stored and deflated, and a JSON header
+over 4 M characters are refused outright. A file that is not a zip, is truncated or corrupted
+(zip CRC), has a non-.npy or duplicate entry, JSON that is invalid or nested too deeply, an
+unknown layer type or argument, missing or unexpected entries, a wrong shape or dtype, running
+statistics a network cannot use (a negative, NaN or infinite variance, a NaN or infinite mean;
+the check load_state_dict makes), an all-zero generator state, or an architecture too large to
+build, raises ModelFileError (a ValueError; also a KeyError for missing or unexpected
+entries) naming what is wrong, never another exception, a crash or a half-loaded network: the
+network is built fresh and filled only once every check has passed. load_optimizer does the
+same for optimizer files (an unknown type, a bad setting or step count, a non-finite state). Parameters are not checked for NaN or inf: a
 diverged run is a legitimate state to save and inspect. Loading never unpickles.
 Writing goes to a temporary file in the same folder, created with the usual permissions (mode
 0666 less the umask, as np.savez would), renamed over `path`, so an interrupted save leaves no
 torn file behind. The round trip is bit-exact.
 """
+from __future__ import annotations
+
+import io
 import json
 import math
 import os
 import secrets
+import sys
+import zipfile
+
+from typing import Any, BinaryIO, Mapping, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import layers as _layers
 from . import blocks as _blocks
 from . import optim as _optim
 from .network import Sequential
+
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 __all__ = ["save", "load", "save_optimizer", "load_optimizer", "load_extra", "ModelFileError",
            "to_torch", "from_torch", "FORMAT_VERSION"]
@@ -198,6 +216,9 @@ def _create_temp(path, directory):
 
 
 def _write_npz(path, arrays):
+    if hasattr(path, "write"):   # a binary file object (pickling writes to memory)
+        np.savez(path, **arrays)
+        return
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a folder (give a file name)")
@@ -215,35 +236,158 @@ def _write_npz(path, arrays):
         raise
 
 
-def _read_npz(path, what="model"):
-    """Every entry of the archive, read and CRC-checked; ModelFileError for anything wrong."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such {what} file: {path!r}")
+# A hostile archive may declare entries far larger than the file (a zip bomb: 1 MiB of deflated
+# zeros inflates to 1 GiB), so nothing is inflated before its size is known to be needed: each
+# entry's .npy header (its first bytes) gives shape and dtype, checked against the JSON
+# architecture before any data is read. Deflate cannot inflate one byte to more than 1032, so a
+# declared size beyond that ratio is a lie, refused at once; the JSON header itself is capped.
+_DEFLATE_RATIO = 1032
+_HEADER_BYTES = 1 << 24     # the JSON header describes layers, not values: 4 M characters
+
+
+class _Entry:
+    """One archive member: its zip record and what its .npy header declares."""
+
+    __slots__ = ("info", "shape", "dtype", "size")
+
+    def __init__(self, info, shape, dtype):
+        self.info, self.shape, self.dtype = info, shape, dtype
+        self.size = math.prod(shape)
+
+
+def _starts_with(source, prefix):
+    """Whether the file (a path or a file object) begins with `prefix`."""
     try:
-        f = np.load(path, allow_pickle=False)
-        if not hasattr(f, "files"):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with f:
-            arrays = {k: f[k] for k in f.files}
-    except (IsADirectoryError, PermissionError):
-        raise
-    except Exception as e:   # zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError...
-        raise ModelFileError(f"{path}: not a readable mlpc {what} file (truncated or corrupted?): "
+        if hasattr(source, "read"):
+            source.seek(0)
+            return source.read(len(prefix)) == prefix
+        with open(source, "rb") as f:
+            return f.read(len(prefix)) == prefix
+    except (OSError, ValueError):
+        return False
+
+
+class _Archive:
+    """An open .npz whose entries' .npy headers are read (name -> _Entry, without ".npy"), and
+    whose data is inflated only by read(name). A context manager (it closes the zip)."""
+
+    def __init__(self, path, what):
+        self.path, self.what = path, what
+        if not hasattr(path, "read"):
+            path = os.fspath(path)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"no such {what} file: {path!r}")
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except (IsADirectoryError, PermissionError):
+            raise
+        except Exception as e:   # BadZipFile, OSError, EOFError, ValueError...
+            if _starts_with(path, np.lib.format.MAGIC_PREFIX):
+                raise self.error("a single .npy array, not an .npz archive") from None
+            raise self._corrupt(e) from None
+        try:
+            self.entries = self._entries()
+            self.header = self._json_header()
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
+    def error(self, message):
+        return ModelFileError(f"{self.path}: {message}")
+
+    def _corrupt(self, e):
+        if isinstance(e, ModelFileError):
+            return e
+        return self.error(f"not a readable mlpc {self.what} file (truncated or corrupted?): "
+                          f"{type(e).__name__}: {e}")
+
+    def _entries(self):
+        entries = {}
+        for info in self.zip.infolist():
+            name = info.filename
+            if not name.endswith(".npy"):
+                raise self.error(f"entry {name!r} is not a .npy array: not an mlpc {self.what} "
+                                 f"file")
+            if name[:-4] in entries:
+                raise self.error(f"entry {name!r} appears twice")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise self.error(f"entry {name!r} uses zip compression method "
+                                 f"{info.compress_type}; mlpc files are stored or deflated")
+            ratio = _DEFLATE_RATIO if info.compress_type == zipfile.ZIP_DEFLATED else 1
+            if info.file_size > ratio * info.compress_size:
+                raise self.error(f"entry {name!r} declares {info.file_size} bytes, more than its "
+                                 f"{info.compress_size} compressed bytes can hold (corrupted)")
+            entries[name[:-4]] = self._npy_header(info)
+        if "header" not in entries:
+            raise self.error(f"no 'header' entry: not an mlpc {self.what} file")
+        return entries
+
+    def _npy_header(self, info):
+        """The entry's shape and dtype from its .npy header, reading nothing else."""
+        name = info.filename[:-4]
+        try:
+            with self.zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f".npy format version {version}")
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+                offset = f.tell()
+        except Exception as e:   # a bad .npy header, a bad zip record, inflate errors...
+            raise self.error(f"entry {name!r}: not a readable .npy array: "
                              f"{type(e).__name__}: {e}") from None
-    if "header" not in arrays:
-        raise ModelFileError(f"{path}: no 'header' entry: not an mlpc {what} file")
-    header = arrays.pop("header")
-    if header.dtype.kind != "U" or header.ndim != 0:
-        raise ModelFileError(f"{path}: the header must be a unicode string, got {header.dtype} "
-                             f"{header.shape}")
-    try:
-        header = json.loads(str(header))
-    except ValueError as e:
-        raise ModelFileError(f"{path}: the header is not valid JSON: {e}") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{path}: the header must be a JSON object")
-    return header, arrays
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+            raise self.error(f"entry {name!r} holds dtype {dtype}: mlpc files hold plain "
+                             f"numbers and never unpickle")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if offset + nbytes != info.file_size:
+            raise self.error(f"entry {name!r}: its .npy header describes {shape} {dtype} "
+                             f"({nbytes} bytes of data), the entry holds "
+                             f"{info.file_size - offset} (truncated or corrupted?)")
+        return _Entry(info, shape, dtype)
+
+    def read(self, name):
+        """The entry's array, inflated and CRC-checked."""
+        try:
+            with self.zip.open(self.entries[name].info) as f:
+                a = np.lib.format.read_array(f, allow_pickle=False)
+                if f.read(1):   # also completes the CRC check
+                    raise ValueError("data beyond the array")
+        except Exception as e:
+            raise self.error(f"entry {name!r} cannot be read (truncated or corrupted?): "
+                             f"{type(e).__name__}: {e}") from None
+        return a
+
+    def _json_header(self):
+        entry = self.entries["header"]
+        if entry.dtype.kind != "U" or entry.shape != ():
+            raise self.error(f"the header must be a unicode string, got {entry.dtype} "
+                             f"{entry.shape}")
+        if entry.dtype.itemsize > _HEADER_BYTES:
+            raise self.error(f"the header holds {entry.dtype.itemsize // 4} characters, more "
+                             f"than an architecture needs ({_HEADER_BYTES // 4} at most)")
+        text = self.read("header")
+        del self.entries["header"]   # the others are the data
+        try:
+            header = json.loads(str(text))
+        except RecursionError:
+            raise self.error("the header is nested too deeply") from None
+        except ValueError as e:   # also UnicodeError and numbers of too many digits
+            raise self.error(f"the header is not valid JSON: {e}") from None
+        if not isinstance(header, dict):
+            raise self.error("the header must be a JSON object")
+        return header
+
+    def section(self, prefix):
+        """{name: _Entry} of the entries named prefix + name."""
+        return {k[len(prefix):]: v for k, v in self.entries.items() if k.startswith(prefix)}
 
 
 def _check_header(path, header, fmt):
@@ -255,12 +399,9 @@ def _check_header(path, header, fmt):
                              f"{FORMAT_VERSION}")
 
 
-def _section(arrays, prefix):
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
 def _check_arrays(path, kind, found, expected, dtype):
-    """found: name -> array from the file; expected: name -> shape. Checks keys, shapes, dtype."""
+    """found: name -> array or _Entry from the file; expected: name -> shape. Checks keys,
+    shapes, dtype."""
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
@@ -273,18 +414,6 @@ def _check_arrays(path, kind, found, expected, dtype):
                                  f"{tuple(shape)}")
         if a.dtype != np.dtype(dtype):
             raise ModelFileError(f"{path}: {kind} {name!r} has dtype {a.dtype}, expected {dtype}")
-
-
-def _check_statistics(path, buffers):
-    """Batch-norm running statistics the network can use: eval mode divides by
-    sqrt(running_var + eps), so a negative variance would give NaN outputs without an error."""
-    for name, a in buffers.items():
-        variance = name.endswith(".running_var")
-        bad = ~np.isfinite(a) | (a < 0) if variance else ~np.isfinite(a)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ModelFileError(f"{path}: buffer {name!r} holds {a.flat[i]} at index {i}, "
-                                 f"expected finite values" + (" >= 0" if variance else ""))
 
 
 def _check_rng_states(path, rngs):
@@ -306,7 +435,8 @@ def _optimizer_description(optimizer):
     return desc, np.array(state)
 
 
-def save(net, path, optimizer=None, extra=None):
+def save(net: Sequential, path: PathOrFile, optimizer: Optional[_optim.Optimizer] = None,
+         extra: Optional[Mapping[str, Any]] = None) -> None:
     """Write `net` (architecture, dtype, l2, mode, parameters, running statistics, dropout
     generator states) to the .npz file `path`, optionally with `optimizer`'s state and `extra`
     arrays ({name: array}, read back with load_extra). Format: see the module docstring."""
@@ -356,8 +486,9 @@ def _check_model_header(path, header):
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"{path}: dtype {dtype!r}, expected 'float32' or 'float64'")
     l2 = header.get("l2")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (0 <= l2 < math.inf):
-        raise ModelFileError(f"{path}: l2 must be a finite number >= 0, got {l2!r}")
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (0 <= l2 < math.inf) \
+            or not l2 <= sys.float_info.max:   # 10**400 is an int no float can hold
+        raise ModelFileError(f"{path}: l2 must be a finite number >= 0, got {l2!r:.40}")
     width = header.get("in_features")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ModelFileError(f"{path}: in_features must be a positive int, got {width!r}")
@@ -374,41 +505,79 @@ def _check_model_header(path, header):
             raise ModelFileError(f"{path}: header entry {key!r} must list names")
 
 
-def load(path):
+def _check_model_entries(archive, header):
+    """Every entry is one the header describes: param/, buffer/ and rng/ entries (matched with
+    their declarations by load), extra/NAME for each name in "extra", optimizer/state when the
+    header describes an optimizer. Only names and .npy headers have been read so far."""
+    for key in archive.entries:
+        kind, _, name = key.partition("/")
+        if not (kind in ("param", "buffer", "rng") or
+                (kind == "extra" and name in header["extra"]) or
+                (key == "optimizer/state" and "optimizer" in header)):
+            raise archive.error(f"unexpected entry {key!r}")
+
+
+def load(path: PathOrFile) -> Sequential:
     """The network saved at `path` (see save), built fresh, with the saved mode (train/eval).
     Raises FileNotFoundError, or ModelFileError (a ValueError) naming what is wrong."""
-    header, arrays = _read_npz(path)
-    _check_model_header(path, header)
-    dtype = header["dtype"]
-    for key in arrays:
-        if key.split("/", 1)[0] not in ("param", "buffer", "rng", "optimizer", "extra"):
-            raise ModelFileError(f"{path}: unexpected entry {key!r}")
-    params, buffers, rngs = (_section(arrays, p) for p in ("param/", "buffer/", "rng/"))
-    # the file must agree with its own header before anything is allocated
-    for kind, found, declared, dt in (("parameter", params, header["parameters"], dtype),
-                                      ("buffer", buffers, header["buffers"], dtype)):
-        if not all(isinstance(s, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                                and n >= 0 for n in s)
-                   for s in declared.values()):
-            raise ModelFileError(f"{path}: malformed {kind} shapes in the header")
-        _check_arrays(path, kind, found, declared, dt)
-    _check_arrays(path, "rng", rngs, {name: (4,) for name in header["rng"]}, np.uint64)
-    _check_statistics(path, buffers)
-    _check_rng_states(path, rngs)
+    with _Archive(path, "model") as archive:
+        header = archive.header
+        _check_model_header(path, header)
+        _check_model_entries(archive, header)
+        dtype = header["dtype"]
+        params, buffers, rngs = (archive.section(p) for p in ("param/", "buffer/", "rng/"))
+        # the file must agree with its own header before anything is allocated
+        for kind, found, declared, dt in (("parameter", params, header["parameters"], dtype),
+                                          ("buffer", buffers, header["buffers"], dtype)):
+            if not all(isinstance(s, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                                    and n >= 0 for n in s)
+                       for s in declared.values()):
+                raise ModelFileError(f"{path}: malformed {kind} shapes in the header")
+            _check_arrays(path, kind, found, declared, dt)
+        _check_arrays(path, "rng", rngs, {name: (4,) for name in header["rng"]}, np.uint64)
+        net = _build_network(path, header)
+        # the fresh network must have exactly the parameters the file describes
+        fresh = {name: value.shape for name, value, _ in net.named_parameters()}
+        _check_arrays(path, "parameter", params, fresh, dtype)
+        _check_arrays(path, "buffer", buffers, {n: v.shape for n, v in net.named_buffers()},
+                      dtype)
+        dropout = {name: layer for name, layer in net.named_layers()
+                   if isinstance(layer, _blocks.Dropout)}
+        _check_arrays(path, "rng", rngs, {name: (4,) for name in dropout}, np.uint64)
+        # every entry is one the network needs, of the size it needs: only now is data inflated
+        values = {name: archive.read("param/" + name) for name in params}
+        values.update((name, archive.read("buffer/" + name)) for name in buffers)
+        states = {name: archive.read("rng/" + name) for name in rngs}
+    _check_rng_states(path, states)
+    try:   # checks the running statistics as it checks any state dict
+        net.load_state_dict(values)
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    for name, layer in dropout.items():
+        net._core.set_rng_state(layer._index, [int(v) for v in states[name]])
+    net.training = header["training"]
+    return net
+
+
+def _build_network(path, header):
+    """The network the header's layers describe, built (not yet filled)."""
     try:
         layers = [_build_layer(d, str(i)) for i, d in enumerate(header["layers"])]
         expected = _count_parameters(header["layers"])
     except RecursionError:
         raise ModelFileError(f"{path}: layers nested too deeply") from None
-    stored = sum(a.size for a in params.values()) + sum(a.size for a in buffers.values())
+    stored = sum(math.prod(s) for s in header["parameters"].values()) + \
+        sum(math.prod(s) for s in header["buffers"].values())
     if expected != stored:
         raise ModelFileError(f"{path}: the architecture has {expected} parameter and buffer "
                              f"values, the file holds {stored}")
     try:
-        net = Sequential(*layers, dtype=dtype, l2=header["l2"], seed=0)
+        net = Sequential(*layers, dtype=header["dtype"], l2=header["l2"], seed=0)
         if net._core is None:
             net.in_features = header["in_features"]
             net._build(net.in_features)
+    except RecursionError:
+        raise ModelFileError(f"{path}: layers nested too deeply") from None
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: the layers do not form a network: {e}") from None
     except (MemoryError, OverflowError) as e:
@@ -421,25 +590,24 @@ def load(path):
     if net.in_features != header["in_features"]:
         raise ModelFileError(f"{path}: in_features {header['in_features']} does not match the "
                              f"first layer's {net.in_features}")
-    # the fresh network must have exactly the parameters the file describes
-    fresh = {name: value.shape for name, value, _ in net.named_parameters()}
-    _check_arrays(path, "parameter", params, fresh, dtype)
-    _check_arrays(path, "buffer", buffers, {n: v.shape for n, v in net.named_buffers()}, dtype)
-    dropout = {name: layer for name, layer in net.named_layers()
-               if isinstance(layer, _blocks.Dropout)}
-    _check_arrays(path, "rng", rngs, {name: (4,) for name in dropout}, np.uint64)
-    net.load_state_dict({**params, **buffers})
-    for name, layer in dropout.items():
-        net._core.set_rng_state(layer._index, [int(v) for v in rngs[name]])
-    net.training = header["training"]
     return net
 
 
-def load_extra(path):
+def load_extra(path: PathOrFile) -> dict[str, NDArray[Any]]:
     """The `extra` arrays saved with a model ({name: array})."""
-    header, arrays = _read_npz(path)
-    _check_header(path, header, "mlpc")
-    return _section(arrays, "extra/")
+    with _Archive(path, "model") as archive:
+        _check_model_header(path, archive.header)
+        _check_model_entries(archive, archive.header)
+        extra = archive.section("extra/")
+        for name, entry in extra.items():
+            if entry.dtype.kind not in "biuf":
+                raise archive.error(f"extra {name!r} has dtype {entry.dtype}, expected numbers")
+        return {name: archive.read("extra/" + name) for name in extra}
+
+
+def _reason(e):
+    """An exception's message; a KeyError's without the quotes str() adds."""
+    return e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else str(e)
 
 
 # -- optimizers ------------------------------------------------------------------------------------
@@ -447,7 +615,7 @@ _OPTIMIZERS = {cls.__name__: cls for cls in (_optim.SGD, _optim.AdaGrad, _optim.
                                               _optim.Adam, _optim.AdamW)}
 
 
-def save_optimizer(optimizer, path):
+def save_optimizer(optimizer: _optim.Optimizer, path: PathOrFile) -> None:
     """Write an optimizer's type, hyper-parameters, step count and state to the .npz `path`
     (its schedule, a Python callable, is not saved)."""
     if not isinstance(optimizer, _optim.Optimizer):
@@ -457,26 +625,51 @@ def save_optimizer(optimizer, path):
     _write_npz(path, {"header": np.array(json.dumps(header)), "optimizer/state": state})
 
 
-def load_optimizer(path, net):
+def load_optimizer(path: PathOrFile, net: Sequential) -> _optim.Optimizer:
     """A new optimizer for `net` with the type, hyper-parameters, step count and state saved
     at `path` (by save_optimizer, or by save(..., optimizer=...)). Set its schedule again if
-    it had one."""
-    header, arrays = _read_npz(path, "optimizer")
-    # an optimizer file, or a model file saved with its optimizer
-    _check_header(path, header, "mlpc" if header.get("format") == "mlpc" else "mlpc-optimizer")
-    desc = header.get("optimizer")
-    if not isinstance(desc, dict):
-        raise ModelFileError(f"{path}: no optimizer state in this file")
-    if "optimizer/state" not in arrays:
-        raise ModelFileError(f"{path}: the optimizer's state array is missing")
-    state = arrays["optimizer/state"]
+    it had one. Raises FileNotFoundError, or ModelFileError naming what is wrong (also for a
+    file whose optimizer does not fit `net`)."""
+    _optim._check_net("load_optimizer", net)
+    with _Archive(path, "optimizer") as archive:
+        header = archive.header
+        # an optimizer file, or a model file saved with its optimizer
+        if header.get("format") == "mlpc":
+            _check_model_header(path, header)
+            _check_model_entries(archive, header)
+        else:
+            _check_header(path, header, "mlpc-optimizer")
+            unexpected = sorted(set(archive.entries) - {"optimizer/state"})
+            if unexpected:
+                raise archive.error(f"unexpected entries {unexpected} in an optimizer file")
+        desc = header.get("optimizer")
+        if not isinstance(desc, dict):
+            raise ModelFileError(f"{path}: no optimizer state in this file")
+        # files written before the flags were bools hold them as 0/1
+        desc = {k: bool(v) if k in ("nesterov", "amsgrad", "decay_all") and
+                isinstance(v, int) and v in (0, 1) else v for k, v in desc.items()}
+        entry = archive.entries.get("optimizer/state")
+        if entry is None:
+            raise ModelFileError(f"{path}: the optimizer's state array is missing")
+        opt = _optimizer_from(path, desc, net)
+        expected = opt._core.state
+        if entry.shape != expected.shape or entry.dtype != expected.dtype:
+            raise ModelFileError(f"{path}: optimizer state of shape {entry.shape} and dtype "
+                                 f"{entry.dtype}; this network's {desc['type']} needs "
+                                 f"{expected.shape} {expected.dtype}")
+        state = archive.read("optimizer/state")
+    try:
+        opt.load_state_dict({**desc, "state": state})
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise ModelFileError(f"{path}: invalid optimizer state: {_reason(e)}") from None
+    return opt
+
+
+def _optimizer_from(path, desc, net):
+    """A new optimizer of the described type and settings for `net`."""
     name = desc.get("type")
-    if name not in _OPTIMIZERS:
-        raise ModelFileError(f"{path}: unknown optimizer type {name!r}")
-    cls = _OPTIMIZERS[name]
-    # files written before the flags were bools hold them as 0/1
-    desc = {k: bool(v) if k in ("nesterov", "amsgrad", "decay_all") and isinstance(v, int) and
-            v in (0, 1) else v for k, v in desc.items()}
+    if not isinstance(name, str) or name not in _OPTIMIZERS:
+        raise ModelFileError(f"{path}: unknown optimizer type {name!r:.80}")
     try:
         kwargs = {"clip_norm": desc["clip_norm"] or None, "clip_value": desc["clip_value"] or None,
                   "decay_all": desc["decay_all"], "weight_decay": desc["weight_decay"]}
@@ -489,21 +682,49 @@ def load_optimizer(path, net):
         else:
             kwargs.update(betas=(desc["beta1"], desc["beta2"]), eps=desc["eps"],
                           amsgrad=desc["amsgrad"])
-        if isinstance(desc["step"], bool) or not isinstance(desc["step"], int) or \
-                desc["step"] < 0:
-            raise ValueError(f"step must be an int >= 0, got {desc['step']!r}")
-        opt = cls(net, desc["lr"], **kwargs)
+        return _OPTIMIZERS[name](net, desc["lr"], **kwargs)
     except KeyError as e:
         raise ModelFileError(f"{path}: the optimizer description lacks {e}") from None
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise ModelFileError(f"{path}: invalid optimizer description: {e}") from None
-    expected = opt._core.state
-    if state.shape != expected.shape or state.dtype != expected.dtype:
-        raise ModelFileError(f"{path}: optimizer state of shape {state.shape} and dtype "
-                             f"{state.dtype}; this network's {name} needs {expected.shape} "
-                             f"{expected.dtype}")
-    opt.load_state_dict({**desc, "state": state})
-    return opt
+
+
+# -- pickling --------------------------------------------------------------------------------------
+# pickle.dumps(net) writes the model file above into memory and pickle.loads reads it back with
+# every check load() makes: values and mode round-trip bit-exactly, and a tampered pickle of a
+# network is a ModelFileError rather than a half-built network. An optimizer pickles as its
+# network (pickle's memo keeps them together) plus its state file and its schedule.
+def _file_bytes(write, obj):
+    buffer = io.BytesIO()
+    write(obj, buffer)
+    return buffer.getvalue()
+
+
+def reduce_network(net):
+    """Sequential.__reduce_ex__: (reconstructor, arguments)."""
+    if net._core is None and net._outer() is None:
+        raise TypeError("an unbuilt mlpc.Sequential cannot be pickled (it holds no values yet): "
+                        "run a forward pass first, or pickle the layers' constructor arguments")
+    return _network_from_bytes, (_file_bytes(save, net),)
+
+
+def _network_from_bytes(data):
+    return load(io.BytesIO(data))
+
+
+def reduce_optimizer(optimizer):
+    """Optimizer.__reduce_ex__: (reconstructor, arguments)."""
+    return _optimizer_from_bytes, (optimizer.net, _file_bytes(save_optimizer, optimizer),
+                                   optimizer.schedule)
+
+
+def _optimizer_from_bytes(net, data, schedule):
+    optimizer = load_optimizer(io.BytesIO(data), net)
+    if schedule is not None:
+        lr = optimizer.lr             # the rate of the last step; the schedule sets the next one
+        optimizer.schedule = schedule
+        optimizer.lr = lr
+    return optimizer
 
 
 # -- PyTorch ---------------------------------------------------------------------------------------
@@ -538,7 +759,7 @@ def _residual_class(torch):
     return _TORCH_RESIDUAL
 
 
-def to_torch(net):
+def to_torch(net: Sequential) -> Any:
     """A torch.nn.Sequential computing the same function, with copies of the parameters and
     running statistics, in the network's dtype and mode. Supported: Linear, the activations
     torch has (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus, SiLU,
@@ -615,7 +836,7 @@ def to_torch(net):
     return module
 
 
-def from_torch(module, dtype=None, l2=0.0):
+def from_torch(module: Any, dtype: Optional[str] = None, l2: float = 0.0) -> Sequential:
     """A mlpc.Sequential computing the same function as a torch module: a torch.nn.Sequential
     (nested ones are flattened) or a single module of the kinds to_torch produces — Linear,
     Identity, Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, Softplus (beta 1),

@@ -1,30 +1,26 @@
-"""Assertions for users' own test suites.
+"""Assertions for users' own test suites, on the machinery of mlpc.gradcheck (same defaults:
+the directional check at tol = 1e-7; entries="all" or K for the elementwise one).
 
     from mlpc.testing import assert_gradients_close, check_function_gradient
 """
-import numpy as np
-
-from .gradcheck import _relative_error, _round_off, gradcheck, numerical_gradient
+from .gradcheck import function_gradcheck, gradcheck
 
 
-def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=1e-6):
-    """Fail (AssertionError naming the parameters) if any max relative error of
-    mlpc.gradcheck exceeds tol."""
-    errors = gradcheck(net, loss_fn, x, y, eps)
-    bad = {k: v for k, v in errors.items() if not v < tol}
-    assert not bad, f"gradient check failed (tol {tol}): {bad}"
-    return errors
+def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=None, **options):
+    """mlpc.gradcheck(net, loss_fn, x, y, eps, tol=tol, **options), raising AssertionError with its
+    report (the failing tensors and their worst entries) unless it passed. Returns the result."""
+    result = gradcheck(net, loss_fn, x, y, eps, tol=tol, **options)
+    if not result.passed:
+        raise AssertionError(repr(result))
+    return result
 
 
-def check_function_gradient(f, grad_f, x, tol=1e-7, eps=1e-6):
-    """Check grad_f(x) (an array shaped like x) against central differences of the scalar f(x),
-    e.g. a student's NumPy loss and its derivative. Returns the max relative error."""
-    x = np.array(x, dtype=np.float64)
-    analytic = np.asarray(grad_f(x.copy()), dtype=np.float64)
-    if analytic.shape != x.shape:
-        raise ValueError(f"grad_f returned shape {analytic.shape}, expected {x.shape}")
-    numeric = numerical_gradient(lambda: f(x), x, eps)
-    round_off = _round_off(f(x.copy()), eps)
-    err = float(np.max(_relative_error(analytic, numeric, eps, round_off), initial=0.0))
-    assert err < tol, f"gradient check failed: max relative error {err:.3g} >= {tol}"
-    return err
+def check_function_gradient(f, grad_f, x, tol=1e-7, eps=None, **options):
+    """Check grad_f(x) (an array shaped like x) against finite differences of the scalar f(x),
+    e.g. a student's NumPy loss and its derivative, as mlpc.gradcheck checks a network (options:
+    entries, directions, seed). Raises AssertionError naming the worst entries unless it
+    passes; returns the result ({"x": max error})."""
+    result = function_gradcheck(f, grad_f, x, eps, tol=tol, **options)
+    if not result.passed:
+        raise AssertionError(repr(result))
+    return result

@@ -40,6 +40,9 @@ Non-finite costs
     that gave a finite cost). When only the gradient norm is non-finite, the update used bad
     gradients: fit restores the state before that step (unless it holds non-finite values).
     Either way it raises FloatingPointError naming the failing step and the restored state.
+    Divergence that stays finite (float64 parameters can grow to 1e176 with finite costs) is
+    caught the same way: a cost above ``DIVERGENCE`` (1e6) times max(1, the first step's cost
+    in this fit call) is treated as a non-finite cost.
     The optimizer's internal
     state (momenta, step count) is NOT rolled back: make a new optimizer (or load a saved state)
     before training further.
@@ -48,23 +51,35 @@ Callbacks
     Any object with some of these methods (subclass Callback to get no-op defaults):
     ``on_train_begin(fit)`` with the FitState (net, loss_fn, optimizer, history, epochs, ...);
     ``on_step_end(step, info)`` after every update, step counted from 0 within this fit call,
-    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm"}; layer.output and
-    layer.grad_output still hold that batch's values. Returning True stops training after this
+    info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
+    (params_before: a read-only copy of the flat parameter block before this update, the one
+    fit keeps against non-finite costs; parameters minus it is the update just made);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops training after this
     step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
     ``on_train_end(fit)`` after the last epoch (not when fit raises).
     Callbacks run in the order given.
 """
+from __future__ import annotations
+
 import math
 import time
 
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
 import numpy as np
+from numpy.typing import NDArray
+
+# array-likes are annotated Any: the functions take anything np.asarray does, checked at run time
 
 from .blocks import BatchNorm, Dropout
 from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
 from .network import Sequential, _mode
 from .progress import ProgressBar, enabled as _progress_enabled
+
+if TYPE_CHECKING:
+    from .optim import Optimizer
 
 __all__ = ["fit", "evaluate", "History", "FitState", "Callback", "EarlyStopping"]
 
@@ -150,7 +165,8 @@ def _correct(scores, y, kind):
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate(net, loss_fn, X, y, batch_size=1000):
+def evaluate(net: Sequential, loss_fn: Loss, X: Any, y: Any,
+             batch_size: int = 1000) -> tuple[float, Optional[float]]:
     """(cost, accuracy) of the network on (X, y) in eval mode, in batches of batch_size.
 
     cost = the mean loss over all N examples + the l2 penalty (what net.cost(X, y, loss_fn)
@@ -204,7 +220,7 @@ class History:
         self.step_lr.append(lr)
         self.step_grad_norm.append(grad_norm)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, NDArray[Any]]:
         d = {"epoch": np.arange(1, len(self.epoch_logs) + 1, dtype=np.float64)}
         for key in self.EPOCH_KEYS:
             values = [logs.get(key) for logs in self.epoch_logs]
@@ -221,7 +237,7 @@ class History:
             raise KeyError(f"{key!r} was not recorded; recorded: {sorted(d)}")
         return d[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.epoch_logs)
 
     @property
@@ -229,7 +245,7 @@ class History:
         """The last epoch's logs (an empty dict before any)."""
         return dict(self.epoch_logs[-1]) if self.epoch_logs else {}
 
-    def plot(self, keys=("cost", "accuracy"), **kwargs):
+    def plot(self, keys: Iterable[str] = ("cost", "accuracy"), **kwargs: Any) -> Any:
         """Cost and accuracy curves (mlpc.plot.training_curves): training and validation per
         epoch, with the per-step costs stretched over the same epoch axis. Returns the Figure."""
         from .plot import training_curves
@@ -249,7 +265,21 @@ class FitState:
     kind of accuracy measured, or None), epoch and step (current, from 0), stop (set it to True
     to stop after the current step)."""
 
-    def __init__(self, **kwargs):
+    net: Sequential
+    loss_fn: Loss
+    optimizer: Optimizer
+    history: History
+    epochs: int
+    batch_size: int
+    num_examples: int
+    steps_per_epoch: int
+    validation_data: Optional[tuple[NDArray[Any], NDArray[Any]]]
+    accuracy: Optional[str]
+    epoch: int
+    step: int
+    stop: bool
+
+    def __init__(self, **kwargs: Any) -> None:
         self.__dict__.update(kwargs)
 
     def __repr__(self):
@@ -257,7 +287,10 @@ class FitState:
                 f"steps_per_epoch={self.steps_per_epoch})")
 
 
-# -- protection against non-finite costs -----------------------------------------------------------
+# -- protection against non-finite costs and divergence --------------------------------------------
+DIVERGENCE = 1e6   # a cost above this many times the first step's (or 1) means divergence
+
+
 class _Snapshots:
     """Two alternating copies of the network's state (parameters, running statistics, dropout
     generators), taken before each step: one np.copyto of the flat parameter block a step."""
@@ -270,6 +303,9 @@ class _Snapshots:
         self.dropout = [layer._index for _, layer in net.named_layers()
                         if isinstance(layer, Dropout)]
         self.params = [np.empty_like(self.flat), np.empty_like(self.flat)]
+        self.readonly = [p.view() for p in self.params]     # what callbacks see of them
+        for view in self.readonly:
+            view.flags.writeable = False
         self.buffer_copies = [[np.empty_like(b) for b in self.buffers] for _ in range(2)]
         self.rng = [None, None]
         self.steps = [None, None]
@@ -324,9 +360,11 @@ def _call(callbacks, method, *args):
     return stop
 
 
-def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, seed=None,
-        validation_data=None, schedule=None, callbacks=(), progress=None, train_metrics="eval",
-        eval_batch_size=1000):
+def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
+        epochs: int = 1, batch_size: int = 100, shuffle: bool = True, seed: Any = None,
+        validation_data: Optional[tuple[Any, Any]] = None, schedule: Any = None,
+        callbacks: Iterable[Any] = (), progress: Optional[bool] = None,
+        train_metrics: str = "eval", eval_batch_size: int = 1000) -> History:
     """Train `net` with mini-batch gradient descent; returns a History.
 
     net, loss_fn, optimizer: a Sequential, a loss, an optimizer made for this net.
@@ -335,14 +373,16 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
     validation_data: (X_val, y_val), evaluated in eval mode after every epoch.
     schedule: if given, becomes optimizer.schedule (any callable step -> lr, or a number).
     callbacks: Callback objects (EarlyStopping, Recorder, your own).
-    progress: None = a progress bar on stderr only if it is a terminal; True = always (one line
-    per epoch when stderr is not a terminal); False = never.
+    progress: None or True (the same) = a progress bar: live in a Jupyter notebook (an output
+    updated in place) and on a terminal (stderr, redrawn with "\\r"), one line per epoch on
+    stderr when it is a pipe or a file; False = nothing (mlpc.progress says exactly how).
     train_metrics: "eval" (default) evaluates the training set in eval mode after each epoch;
     "steps" averages the epoch's batch costs and accuracies instead (no extra pass).
     eval_batch_size: batch size of those evaluations.
 
     Training runs in training mode; the network's previous mode is restored at the end. A NaN or
-    infinite cost raises FloatingPointError with the network restored (module docstring).
+    infinite cost, or one above 1e6 × max(1, the first step's cost), raises FloatingPointError
+    with the network restored (module docstring).
     """
     from .optim import Optimizer
     _check_net(net, loss_fn)
@@ -412,9 +452,16 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                 snapshots.save(step)
                 cost = net.train_step(xb, yb, loss_fn, optimizer)
                 grad_norm = optimizer.last_grad_norm
-                if not (math.isfinite(cost) and math.isfinite(grad_norm)):
-                    restored = snapshots.restore(step, math.isfinite(cost))
+                if step == 0:
+                    first_cost = cost
+                # a cost that stays finite while it grows without bound is as bad as inf
+                bad_cost = not math.isfinite(cost) or \
+                    cost > DIVERGENCE * max(abs(first_cost), 1.0)
+                if bad_cost or not math.isfinite(grad_norm):
+                    restored = snapshots.restore(step, not bad_cost)
                     what = f"cost is {cost}" if not math.isfinite(cost) else \
+                        f"cost is {cost:.6g}, more than {DIVERGENCE:g} times the first step's " \
+                        f"cost {first_cost:.6g} (or 1): the run diverges" if bad_cost else \
                         f"gradient norm is {grad_norm} (cost {cost})"
                     raise FloatingPointError(
                         f"training stopped at step {step} (epoch {epoch + 1}, batch {b + 1} of "
@@ -432,7 +479,8 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
                     counted += k
                 history._add_step(cost, optimizer.lr, grad_norm)
                 info = {"epoch": epoch, "batch": b, "batch_size": m, "cost": cost,
-                        "lr": optimizer.lr, "grad_norm": grad_norm}
+                        "lr": optimizer.lr, "grad_norm": grad_norm,
+                        "params_before": snapshots.readonly[step % 2]}
                 stop = _call(callbacks, "on_step_end", step, info) or state.stop
                 if bar is not None:
                     bar.update(m, cost=cost_sum / seen,
@@ -444,7 +492,7 @@ def fit(net, loss_fn, optimizer, X, y, epochs=1, batch_size=100, shuffle=True, s
             state.step = step
             if bar is not None:
                 bar.stop_clock()
-            logs = {"epoch": epoch}
+            logs: dict[str, Any] = {"epoch": epoch}
             if train_metrics == "eval":
                 logs["train_cost"], logs["train_accuracy"] = _evaluate(
                     net, loss_fn, X, y, eval_batch_size, kind)
@@ -484,16 +532,16 @@ class Callback:
     on_train_end(fit)          after the last epoch
     """
 
-    def on_train_begin(self, fit):
+    def on_train_begin(self, fit: FitState) -> None:
         pass
 
-    def on_step_end(self, step, info):
+    def on_step_end(self, step: int, info: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> Optional[bool]:
         pass
 
-    def on_train_end(self, fit):
+    def on_train_end(self, fit: FitState) -> None:
         pass
 
 
@@ -506,8 +554,8 @@ class EarlyStopping(Callback):
 
     After fit: best_value, best_epoch (from 0), stopped_epoch (None if it did not stop)."""
 
-    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto",
-                 restore_best=True):
+    def __init__(self, monitor: str = "val_cost", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
         if monitor not in History.EPOCH_KEYS or monitor == "time":
             raise ValueError(f"monitor must be one of train_cost, train_accuracy, val_cost, "
                              f"val_accuracy; got {monitor!r}")

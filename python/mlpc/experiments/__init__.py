@@ -24,10 +24,10 @@ import numbers
 
 import numpy as np
 
-from .result import Result
+from .result import Figures, Result
 
-__all__ = ["EXPERIMENTS", "Result", "run", "merge_params", "as_list", "layer_stats", "stats_table",
-           "sample_values", "histogram_figure", "ParameterError", "ParameterValueError",
+__all__ = ["EXPERIMENTS", "Result", "Figures", "run", "merge_params", "as_list", "layer_stats", "stats_table",
+           "sample_values", "ParameterError", "ParameterValueError",
            "ParameterTypeError", "integer", "number", "boolean", "choice", "optional", "list_of",
            "dtype", "activation", "elementwise_activation", "initializer"]
 
@@ -295,33 +295,3 @@ def sample_values(values, max_values, rng):
     n_nonzero = min(max_values - n_zero, nonzero_idx.size)
     picked = flat[rng.choice(nonzero_idx, size=n_nonzero, replace=False)]
     return np.concatenate([np.zeros(n_zero), picked])
-
-
-def histogram_figure(rows, row_labels=None, col_labels=None, title=None, panel=(2.3, 1.9),
-                     title_lines=2, **kwargs):
-    """mlpc.plot.histogram_grid on a figure laid out once by fixed margins (matplotlib's
-    tight_layout costs seconds on grids of 50 log-scale panels). `title_lines`: lines of the
-    panel titles to leave room for. Returns the Figure (one axes per cell with data)."""
-    from .. import plot
-    plt = plot._pyplot()
-    nrows, ncols = len(rows), max(len(r) for r in rows)
-    head = 0.16 * title_lines + 0.1                      # inches above each panel for its title
-    top = 0.2 + 0.25 * (title.count("\n") + 1 if title else 0)    # inches for the figure title
-    width, height = panel[0] * ncols + 0.8, (panel[1] + head + 0.1) * nrows + 0.3 + top
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
-    for i, r in enumerate(rows):
-        for ax in axes[i, len(r):]:
-            fig.delaxes(ax)
-    plot.histogram_grid(rows, row_labels=row_labels, col_labels=col_labels, title=title,
-                        axes=axes, **kwargs)
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.35 / height,
-                        top=1 - (top + head) / height, wspace=0.4,
-                        hspace=(head + 0.4) / panel[1])
-    if kwargs.get("log"):
-        from matplotlib.ticker import NullLocator
-        for ax in fig.axes:
-            if not any(getattr(patch, "get_height", lambda: 0)() > 0 for patch in ax.patches):
-                ax.set_yscale("linear")   # an empty panel cannot be log-scaled (matplotlib warns)
-            else:                         # minor log ticks: unreadable on small panels, and slow
-                ax.yaxis.set_minor_locator(NullLocator())
-    return fig

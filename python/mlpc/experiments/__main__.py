@@ -68,16 +68,19 @@ class _UsageError(Exception):
 
 
 def _output_folder(out):
-    """Create the --out folder before any run, so a bad one fails at once, not after the run."""
+    """Check the --out folder before any run, so a bad one fails at once, not after the run; it
+    is created only when the results are saved (a failed run leaves no empty folder)."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise _UsageError(f"--out {out!r} is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _UsageError(f"--out {out!r}: cannot create the folder ({e.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise _UsageError(f"--out {out!r}: the folder is not writable")
+    existing = path
+    while not existing.exists():              # the folder mkdir(parents=True) would create in
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _UsageError(f"--out {out!r}: cannot create the folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out {out!r}: the folder {'is' if existing == path else f'{existing} is'}"
+                          f" not writable")
     return path
 
 

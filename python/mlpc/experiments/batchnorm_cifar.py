@@ -19,8 +19,8 @@ import os
 
 import numpy as np
 
-from . import (ParameterValueError, Result, choice, dtype, histogram_figure, initializer, integer,
-               list_of, merge_params, number, optional, sample_values)
+from . import (ParameterValueError, Result, choice, dtype, initializer, integer, list_of,
+               merge_params, number, optional, sample_values)
 
 NAME = "batchnorm_cifar"
 
@@ -242,36 +242,46 @@ class BatchNormResult(Result):
         return d if d == "CIFAR-10" else f"{d}, {self.stats['in_features']} inputs"
 
     def _rows(self, key, quantity):
-        rows, labels = [], []
+        rows, labels, stats = [], [], []
         for run_key, label, _ in _RUNS:
             for s in self.params["hist_steps"]:
                 rows.append(self.data[key][run_key][s][quantity])
+                stats.append(self.stats["runs"][key][run_key]["layers"][str(s)][quantity])
                 labels.append(f"{label}, step {s}")
-        return rows, labels
+        return rows, labels, stats
 
     def histogram_figure(self, lr, what="activations"):
+        """Histograms of |values| on one log axis for every panel (zeros counted in the titles;
+        a panel of nothing but zeros says so), one row per (BN or not, step), one column per
+        layer; right of them the std (log scale) and the zero fraction per layer."""
+        from .. import plot
         key = f"eta={float(lr):g}"
         if what == "activations":
-            rows, labels = self._rows(key, "activation")
-            text, log = "non-zero activations h_l (ReLU outputs)", False
+            rows, labels, stats = self._rows(key, "activation")
+            text, symbol = "activations h_l (ReLU outputs)", "h_l"
             cols = [f"hidden layer {l + 1}" for l in range(len(rows[0]))]
         else:
             g = self.params["grad"]
-            rows, labels = self._rows(key, "grad_" + g)
-            text, log = f"non-zero gradients {_GRAD_TEXT[g]} (log y)", True
+            rows, labels, stats = self._rows(key, "grad_" + g)
+            text = f"gradients {_GRAD_TEXT[g]}"
+            symbol = {"weight": "∂J/∂W_l", "output": "∂J/∂h_l", "preactivation": "∂J/∂s_l"}[g]
             cols = [f"{'Linear' if g == 'weight' else 'hidden'} layer {l + 1}"
                     for l in range(len(rows[0]))]
-        return histogram_figure(
-            rows, row_labels=labels, col_labels=cols, bins=self.params["bins"], log=log,
-            nonzero=True, panel=(2.4, 1.8),
+        strips = [(f"std of {symbol}", [s["std"] for s in stats], "log"),
+                  ("zeros", [s["zero_fraction"] for s in stats], "fraction")]
+        return plot.histogram_grid(
+            rows, row_labels=labels, col_labels=cols, bins=self.params["bins"], magnitude=True,
+            sharex="all", xlabel=symbol, strips=strips, panel_size=(2.3, 1.6),
             title=f"η = {float(lr):g}: {text} at update steps {self.params['hist_steps']}, "
-                  f"with and without batch norm\n({self._where()})")
+                  f"with and without batch norm ({self._where()})\nhistograms of |{symbol}| "
+                  f"on one log axis (zeros counted in the titles); right: std and zero "
+                  f"fraction per layer")
 
     def curves_figure(self):
         from .. import plot
-        plt = plot._pyplot()
         lrs = self.params["lrs"]
-        fig, axes = plt.subplots(2, len(lrs), figsize=(5.2 * len(lrs), 7), squeeze=False)
+        fig = plot.new_figure((5.2 * len(lrs), 7))
+        axes = fig.subplots(2, len(lrs), squeeze=False)
         for j, lr in enumerate(lrs):
             runs = self.stats["runs"][f"eta={lr:g}"]
             history = {"epoch": runs["bn"]["eval_steps"]}

@@ -78,6 +78,8 @@ class CapacityResult(Result):
                                         f"val {100 * run['val_accuracy']:.1f}%")
                 ax.title.set_fontsize(9)
                 ax.tick_params(labelsize=7)
+                if len(rows) > 1 and j == 0:
+                    ax.set_ylabel(f"random init {i + 1}\nx₂")
         fig.suptitle(title)
         fig.tight_layout()
         return fig

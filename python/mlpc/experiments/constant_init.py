@@ -126,30 +126,42 @@ def run(quick=False, seed=0, **params):
 
 
 class ConstantInitResult(Result):
-    """Figure "distance": distance from the structure against the step, one curve per matrix,
-    constant init (solid) and random init (dashed), log y (exact zeros drawn at `floor`)."""
+    """Figure "distance": distance from the structure against the step, one curve (and marker)
+    per matrix, in two panels with their own log y-axes: the constant init (at rounding level;
+    exact zeros drawn at `floor`) and the small random init (far from the structure)."""
 
     floor = 1e-18
+    markers = "osD^v<>px*"
 
     def figures(self):
         from .. import plot
-        L, steps = self.params["layers"], np.arange(self.params["steps"] + 1)
-        ys = {}
-        for kind in ("constant", "random"):
-            for l in range(L):
-                ys[f"{kind} W_{l + 1}"] = np.maximum(self.stats[kind]["distance"][l], self.floor)
-        fig = plot.line_plot(
-            steps, ys, log=True, xlabel="gradient step t",
-            ylabel="‖W − P(W)‖_F / ‖W‖_F  (0 drawn at 1e-18)",
-            title=f"Distance from the symmetric structure: constant init c={self.params['value']}"
-                  f" vs N(0, {self.params['random_std']}²)\n({L} layers, d={self.params['hidden']},"
-                  f" {self.params['activation']}, no biases, {self.params['dtype']})")
-        ax = fig.axes[0]
-        lines = ax.get_lines()
-        for l, line in enumerate(lines[L:]):      # random init: dashed, same colour per layer
-            line.set_linestyle("--")
-            line.set_color(lines[l].get_color())
-        ax.legend(fontsize=7, ncol=2)
-        fig.set_size_inches(7, 4.5)
+        p = self.params
+        L, steps = p["layers"], np.arange(p["steps"] + 1)
+        fig = plot.new_figure((11, 4.3))
+        axes = fig.subplots(1, 2)
+        for ax, kind, text in zip(axes, ("constant", "random"),
+                                  (f"constant init c = {p['value']}: the structure stays "
+                                   f"(rounding level)",
+                                   f"random init N(0, {p['random_std']}²): no structure")):
+            dist = self.stats[kind]["distance"]
+            # the largest distance in each label: curves that coincide are still told apart
+            digits = 2 if kind == "constant" else 4
+            ys = {f"W_{l + 1} (max {dist[l].max():.{digits}g})": np.maximum(dist[l], self.floor)
+                  for l in range(L)}
+            plot.line_plot(steps, ys, log=kind == "constant", xlabel="gradient step t", ax=ax,
+                           title=text)
+            every = max(1, len(steps) // 10)
+            for l, line in enumerate(ax.get_lines()):   # markers tell overlapping layers apart
+                line.set_marker(self.markers[l % len(self.markers)])
+                line.set_markevery((l * every // max(L, 1), every))
+                line.set_markersize(5)
+                line.set_markerfacecolor("none")
+            ax.legend(fontsize=7, title="matrix", title_fontsize=7)
+            ax.title.set_fontsize(10)
+        axes[0].set_ylabel("‖W − P(W)‖_F / ‖W‖_F  (log; 0 drawn at 1e-18)")
+        axes[1].set_ylabel("‖W − P(W)‖_F / ‖W‖_F")
+        fig.suptitle(f"Distance of each weight matrix from the symmetric structure P(W) "
+                     f"({L} layers, d={p['hidden']}, {p['activation']}, no biases, "
+                     f"{p['dtype']})", fontsize=11)
         fig.tight_layout()
         return {"distance": fig}

@@ -140,12 +140,13 @@ class ConvergenceResult(Result):
         return fig
 
     def plot_condition(self):
-        from mlpc.plot import _pyplot
+        from mlpc.plot import new_figure
         runs = self.stats["condition"]
         tol = self.params["cond_tol"]
         reached = [r["steps_to_tol"] or len(r["ratio"]) for r in runs.values()]
         end = int(min(max(len(r["ratio"]) for r in runs.values()), 1.15 * max(reached) + 2))
-        fig, ax = _pyplot().subplots(figsize=(6, 4))
+        fig = new_figure((6, 4))
+        ax = fig.subplots()
         for run in runs.values():
             ratio = np.asarray(run["ratio"], dtype=np.float64)[:end]
             theory = np.asarray(run["ratio_theory"], dtype=np.float64)[:end]

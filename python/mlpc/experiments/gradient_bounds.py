@@ -184,12 +184,14 @@ class GradientBoundsResult(Result):
             axes[0].axvline(edge, color="0.4", ls=":", lw=0.8)
         axes[0].set_title(f"{rows}×{cols} Gaussian: support [{a:.3f}, {b:.3f}]", fontsize=9)
         axes[0].set_xlabel("singular value")
+        axes[0].set_ylabel("density")
         axes[0].legend(fontsize=7)
         so = np.asarray(orth["singular_values"])
         axes[1].hist(so, bins=41, range=(0.0, max(2.0, b + 0.1)), alpha=0.6, color="C1")
         axes[1].set_title(f"{orth['shape'][0]}×{orth['shape'][1]} orthogonal init: all 1 "
                           f"(max |σ − 1| = {orth['max_abs_deviation']:.1e})", fontsize=9)
         axes[1].set_xlabel("singular value")
+        axes[1].set_ylabel("count")
         fig.tight_layout()
         return fig
 

@@ -18,9 +18,8 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
-from . import (ParameterValueError, Result, activation, boolean, dtype, histogram_figure,
-               integer, layer_stats, list_of, merge_params, number, optional, sample_values,
-               stats_table)
+from . import (Figures, ParameterValueError, Result, activation, boolean, dtype, integer, layer_stats,
+               list_of, merge_params, number, optional, sample_values, stats_table)
 
 NAME = "init_histograms"
 
@@ -34,6 +33,9 @@ DEFAULTS = dict(
     inits=("sigma=0.01", "sigma=1", "xavier", "glorot", "he"),
     grad="weight",          # gradients drawn: "weight" (∂J/∂W_l), "output" (∂J/∂h_l),
                             # "preactivation" (∂J/∂z_l), "both" (weight + output) or "all"
+    per_example=None,       # None: gradients of the batch's mean loss J; k: gradients of the
+                            # loss of each of the first k examples alone (batch 1, as in the
+                            # notes' backward pass for one example), pooled
     bias=True,              # biases start at zero either way
     dtype="float64",
     saturation=0.99,        # |h| above this counts as saturated (bounded activations)
@@ -111,7 +113,7 @@ def _grad_kind(key, value):
 # num_classes >= 2: with one class the loss is 0 and every gradient drawn would be 0
 KINDS = dict(layers=integer(1), width=integer(1), input_dim=integer(1), batch=integer(1),
              num_classes=integer(2), activations=list_of(activation),
-             inits=list_of(_init_kind), grad=_grad_kind, bias=boolean, dtype=dtype,
+             inits=list_of(_init_kind), grad=_grad_kind, per_example=optional(integer(1)), bias=boolean, dtype=dtype,
              saturation=number(above=0, below=1), max_values=optional(integer(1)),
              bins=integer(1))
 
@@ -140,6 +142,33 @@ def build_network(activation, init, layers=10, width=500, input_dim=500, num_cla
         n_in = width
     mods.append(mlpc.Linear(n_in, num_classes, bias=bias, init=init, seed=seed * 1000 + layers))
     return mlpc.Sequential(*mods, dtype=dtype)
+
+
+def _gradients(linears, acts):
+    """{key: [per layer]} of the core's views after a backward pass: ∂J/∂W_l (the Linear's
+    weight gradient), ∂J/∂h_l (the activation's grad_output), ∂J/∂z_l (the Linear's)."""
+    return {"grad_weight": [dict((n, g) for n, _, g in lin.named_parameters())["weight"]
+                            for lin in linears],
+            "grad_output": [a.grad_output for a in acts],
+            "grad_preactivation": [lin.grad_output for lin in linears]}
+
+
+def _per_example_gradients(net, loss_fn, X, y, count):
+    """The gradients of _gradients for each of the first `count` examples alone (a forward and
+    backward pass of batch 1 each), stacked per layer: (count, ...) arrays. ∂l/∂W_l = g_lᵀ
+    h_(l-1)ᵀ of one example is zero wherever unit l is inactive or input h_(l-1) is 0, which
+    the batch's sum over examples hides."""
+    linears, acts = net.layers[0:-1:2], net.layers[1::2]
+    pooled = {k: [[] for _ in acts] for k in _KEYS}
+    for i in range(min(count, len(X))):
+        net.forward(X[i:i + 1])
+        net.loss(loss_fn, y[i:i + 1])
+        net.zero_grad()
+        net.backward()
+        for k, per_layer in _gradients(linears, acts).items():
+            for l, g in enumerate(per_layer):
+                pooled[k][l].append(np.array(g))        # a copy: the views change next pass
+    return {k: [np.stack(gs) for gs in per_layer] for k, per_layer in pooled.items()}
 
 
 def run(quick=False, seed=0, **params):
@@ -173,21 +202,22 @@ def run(quick=False, seed=0, **params):
             linears, acts = net.layers[0:-1:2], net.layers[1::2]
             rows = {k: [] for k in ("activation",) + _KEYS}
             values = {k: [] for k in ("activation",) + _KEYS}
-            for lin, a in zip(linears, acts):
+            for a in acts:                       # before any per-example pass overwrites h_l
                 h = a.output
-                dW = dict((n, g) for n, _, g in lin.named_parameters())["weight"]
-                grads = {"grad_weight": dW,                        # ∂J/∂W_l
-                         "grad_output": a.grad_output,             # ∂J/∂h_l
-                         "grad_preactivation": lin.grad_output}    # ∂J/∂z_l
                 s = layer_stats(h)
                 if level is not None:
                     s["saturated_fraction"] = _saturation_of(act, h, level)
                 rows["activation"].append(s)
                 values["activation"].append(sample_values(h, p["max_values"], rng))
-                for k, v in grads.items():
-                    rows[k].append(layer_stats(v))
+            if p["per_example"]:
+                grads = _per_example_gradients(net, loss_fn, X, y, p["per_example"])
+            else:
+                grads = _gradients(linears, acts)
+            for k in _KEYS:
+                for g in grads[k]:
+                    rows[k].append(layer_stats(g))
                     if k in keep:
-                        values[k].append(sample_values(v, p["max_values"], rng))
+                        values[k].append(sample_values(g, p["max_values"], rng))
             stats[act][str(init)] = {k: stats_table(v) for k, v in rows.items()}
             stats[act][str(init)]["loss"] = float(loss)
             data[act][str(init)] = {k: v for k, v in values.items() if v}
@@ -199,41 +229,65 @@ def run(quick=False, seed=0, **params):
 class InitHistogramsResult(Result):
     """Figures: "<act>_activations" and "<act>_grad_<kind>" (kind: weight, output,
     preactivation, as chosen by `grad`) for every activation: histogram grids with one row per
-    init and one column per layer; log y for gradients; for relu only the non-zero values, with
-    the fraction of zeros in each panel title; for tanh the saturated fraction."""
+    init and one column per layer, and beside them per layer the std (log scale) and the
+    fraction of zeros (relu) or of saturated units (bounded activations). Bounded activations
+    are drawn on their value range (tanh: -1 to 1) in every panel; relu activations and all
+    gradients as magnitudes |v| on one log axis shared by every panel, so where a histogram
+    sits tells its scale (zeros, which a log axis cannot show, are counted in the titles)."""
+
+    def _grid(self, act, key, title, magnitude, xlabel, value_range=None):
+        p, inits = self.params, self.params["inits"]
+        rows = [self.data[act][str(i)][key] for i in inits]
+        stats = [self.stats[act][str(i)][key] for i in inits]
+        strips = [(f"std of {xlabel}", [s["std"] for s in stats], "log")]
+        if key == "activation" and act in _BOUNDED:
+            strips.append(("saturated", [s["saturated_fraction"] for s in stats], "fraction"))
+        else:
+            strips.append(("zeros", [s["zero_fraction"] for s in stats], "fraction"))
+        from .. import plot
+        return plot.histogram_grid(
+            rows, row_labels=[init_label(i) for i in inits],
+            col_labels=[f"layer {l + 1}" for l in range(p["layers"])], title=title,
+            bins=p["bins"], magnitude=magnitude, sharex="all", range=value_range,
+            xlabel=xlabel, strips=strips)
+
+    def _setup(self):
+        p = self.params
+        return f"{p['layers']} × {p['width']} units, {p['batch']} inputs ~ N(0,1)"
 
     def activation_figure(self, act):
-        p, inits = self.params, self.params["inits"]
-        rows = [self.data[act][str(i)]["activation"] for i in inits]
-        relu_like = act in ("relu",)
-        fig = histogram_figure(
-            rows, title_lines=2 + (act in _BOUNDED), row_labels=[init_label(i) for i in inits],
-            col_labels=[f"layer {l + 1}" for l in range(p["layers"])],
-            title=f"{act}: {'non-zero ' if relu_like else ''}activations h_l at each layer "
-                  f"({p['layers']} × {p['width']} units, {p['batch']} inputs ~ N(0,1))",
-            bins=p["bins"], nonzero=relu_like)
-        if act in _BOUNDED:   # saturated fraction under each panel title
-            for i, init in enumerate(inits):
-                sat = self.stats[act][str(init)]["activation"]["saturated_fraction"]
-                for l, ax in enumerate(fig.axes[i * p["layers"]:(i + 1) * p["layers"]]):
-                    t = ax.get_title()
-                    ax.set_title((t + "\n" if t else "") + f"sat. {100 * sat[l]:.0f}%",
-                                 fontsize=9)
-        return fig
+        bounded = act in _BOUNDED
+        value_range = {"sigmoid": (0.0, 1.0)}.get(act, (-1.0, 1.0)) if bounded else None
+        scale = "h_l over its range" if bounded else \
+            "|h_l| on one log axis (zeros counted in the titles)"
+        return self._grid(act, "activation",
+                          f"{act}: activations h_l at each layer ({self._setup()})\n"
+                          f"histograms of {scale}; right: std and "
+                          f"{'saturated' if bounded else 'zero'} fraction per layer",
+                          magnitude=not bounded, xlabel="h_l", value_range=value_range)
+
+    def gradient_view(self):
+        """Which gradients were drawn, in words (the batch's or single examples')."""
+        k = self.params.get("per_example")
+        if k:
+            return (f"per-example view: gradients of the loss of {k} single examples "
+                    f"(batch 1), pooled")
+        return f"batch view: gradients of the mean loss J over the batch of {self.params['batch']}"
 
     def gradient_figure(self, act, grad="weight"):
-        p, inits = self.params, self.params["inits"]
         key = "grad_" + grad
+        inits = self.params["inits"]
         if key not in self.data[act][str(inits[0])]:
             raise ValueError(f"the run kept no {key} values (run with grad={grad!r})")
-        rows = [self.data[act][str(i)][key] for i in inits]
-        what = _GRAD_TEXT[grad]
-        relu_like = act in ("relu",)
-        return histogram_figure(
-            rows, row_labels=[init_label(i) for i in inits],
-            col_labels=[f"layer {l + 1}" for l in range(p["layers"])],
-            title=f"{act}: {'non-zero ' if relu_like else ''}gradients {what} at each layer "
-                  f"(log y)", bins=p["bins"], log=True, nonzero=relu_like)
+        loss = "l" if self.params.get("per_example") else "J"     # one example's loss, or J
+        symbol = {"weight": "W_l", "output": "h_l", "preactivation": "z_l"}[grad]
+        symbol = f"∂{loss}/∂{symbol}"
+        what = _GRAD_TEXT[grad].replace("∂J", f"∂{loss}")
+        return self._grid(act, key,
+                          f"{act}: gradients {what} at each layer ({self._setup()})\n"
+                          f"{self.gradient_view()}; histograms of |{symbol}| on one log axis "
+                          f"(zeros counted in the titles)",
+                          magnitude=True, xlabel=symbol)
 
     def figures(self, grad=None):
         grads = _grad_kinds(grad or self.params["grad"])
@@ -245,4 +299,4 @@ class InitHistogramsResult(Result):
         return figs
 
     def plot(self, grad=None):
-        return self.figures(grad)
+        return Figures(self.figures(grad))

@@ -18,6 +18,15 @@ def _jsonable(value):
     return value
 
 
+class Figures(dict):
+    """{suffix: matplotlib Figure}, shown in Jupyter as the figures themselves, each once."""
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        for fig in self.values():
+            display(fig)
+
+
 class Result:
     """name: the experiment's name; params: the arguments it ran with; stats: its numbers
     (nested dicts/lists/arrays, written to NAME.json); data: larger raw arrays kept in memory
@@ -31,8 +40,9 @@ class Result:
         raise NotImplementedError
 
     def plot(self):
-        """Draw the experiment's figures; returns {suffix: Figure}."""
-        return self.figures()
+        """Draw the experiment's figures; returns {suffix: Figure} (a dict that Jupyter shows as
+        the figures)."""
+        return Figures(self.figures())
 
     def to_json(self):
         return json.dumps(_jsonable({"name": self.name, "params": self.params,

@@ -29,7 +29,7 @@ DEFAULTS = dict(
     y=0.0,
     dtype="float64",
 )
-QUICK = dict()          # 300 steps of one neuron take milliseconds
+QUICK: dict[str, object] = {}        # 300 steps of one neuron take milliseconds
 
 _COSTS = ("quadratic", "cross_entropy")
 
@@ -117,10 +117,10 @@ class SlowLearningResult(Result):
 
     def figures(self):
         from .. import plot
-        plt = plot._pyplot()
         runs = self.stats["runs"]
         epochs = np.arange(self.params["epochs"])
-        fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9))
+        fig = plot.new_figure((13.5, 3.9))
+        axes = fig.subplots(1, 3)
         plot.line_plot(epochs, {k: r["cost"] for k, r in runs.items()}, ax=axes[0],
                        title="cost C", xlabel="epoch", ylabel="C")
         plot.line_plot(epochs, {k: r["grad_w"] for k, r in runs.items()}, ax=axes[1],
