@@ -178,3 +178,66 @@ def test_gradients_of_a_network_cut_into_many_blocks_match_torch(threads):
         # (the bias before batch norm has a zero gradient: rounding noise against a floor)
         scale = max(np.abs(expected).max(), 1e-6)
         assert np.abs(grad - expected).max() <= 1e-10 * scale, (name, seed)
+
+
+_COUNT_MALLOC = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdatomic.h>
+static _Atomic long calls;
+long mlpc_test_malloc_calls(void) { return calls; }
+void *malloc(size_t n)
+{
+    static void *(*next)(size_t);
+    if (!next) next = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    calls++;
+    return next(n);
+}
+void *realloc(void *p, size_t n)
+{
+    static void *(*next)(void *, size_t);
+    if (!next) next = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    calls++;
+    return next(p, n);
+}
+"""
+
+_STEADY_STEPS = """
+import ctypes, sys, numpy as np, mlpc
+calls = ctypes.CDLL(None).mlpc_test_malloc_calls
+calls.restype = ctypes.c_long
+mlpc.set_num_threads(int(sys.argv[1]))
+net = mlpc.Sequential(mlpc.Linear(784, 1024), mlpc.BatchNorm(1024), mlpc.ReLU(), mlpc.Dropout(0.1),
+                      mlpc.Linear(1024, 10), seed=0)
+opt, loss = mlpc.Adam(net, 1e-3, clip_norm=1.0), mlpc.SoftmaxCrossEntropy()
+X = np.random.default_rng(0).standard_normal((256, 784)).astype(np.float32)
+y = np.arange(256) % 10
+for _ in range(3):
+    net.train_step(X, y, loss, opt)
+before = calls()
+for _ in range(20):
+    net.train_step(X, y, loss, opt)
+print(calls() - before)
+"""
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_a_steady_state_step_calls_no_malloc(n, tmp_path):
+    """malloc and realloc counted by a preloaded shim, over 20 steps after 3 warm-up steps."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not shutil.which(cc):
+        pytest.skip("needs a C compiler")
+    src, lib = tmp_path / "count.c", tmp_path / "libcount.so"
+    src.write_text(_COUNT_MALLOC)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", str(src), "-o", str(lib), "-ldl"], check=True)
+    env = dict(os.environ, LD_PRELOAD=str(lib), PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", _STEADY_STEPS, str(n)], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "0", (n, r.stdout)
