@@ -147,12 +147,13 @@ except ImportError:
 
 @pytest.mark.skipif(torch is None, reason="needs PyTorch")
 def test_gradients_of_a_network_cut_into_many_blocks_match_torch(threads):
-    """Every kind of pass in several blocks (products along both sides, batch norm by columns,
-    layer norm and PReLU by rows with partial sums, the loss) against torch in float64."""
+    """Every kind of pass in several blocks (products along both sides and, for the first
+    layer, along k; batch norm by columns; layer norm and PReLU by rows with partial sums)
+    against torch in float64."""
     threads(4)
     seed = fresh_seed()
     rng = np.random.default_rng(seed)
-    N, D, H1, H2, K = 300, 320, 800, 600, 10
+    N, D, H1, H2, K = 300, 1600, 300, 800, 10
     net = mlpc.Sequential(mlpc.Linear(D, H1), mlpc.BatchNorm(H1), mlpc.PReLU(H1),
                           mlpc.Linear(H1, H2), mlpc.LayerNorm(H2), mlpc.Tanh(),
                           mlpc.Linear(H2, K), dtype="float64", seed=seed)

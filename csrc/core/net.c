@@ -212,18 +212,20 @@ static void layout(mlpc_net *net, size_t C, int write, size_t *nout, size_t *ngr
     }
     if (write) net->grad_off[net->nlayers] = *ngrad;
     *ngrad = add(*ngrad, mul(C, net->layers[net->nlayers - 1].out));
-    /* after the layer caches: the per-block partial sums of the row passes (split.inc) */
-    size_t partials = 0;
+    /* after the layer caches: room for the per-block partial sums of a row pass or the
+     * partial products of a dense layer (split.inc), used within one pass at a time */
+    size_t scratch = 0;
     for (size_t l = 0; l < net->nlayers; l++) {
         const mlpc_layer *L = &net->layers[l];
+        size_t need = 0;
         if (L->kind == MLPC_LAYER_PRELU || L->kind == MLPC_LAYER_BATCHNORM ||
-            L->kind == MLPC_LAYER_LAYERNORM) {
-            size_t need = split_partials(C, L->out);
-            partials = need > partials ? need : partials;
-        }
+            L->kind == MLPC_LAYER_LAYERNORM)
+            need = split_partials(C, L->out);
+        if (L->kind == MLPC_LAYER_LINEAR) need = split_inner_room(C, L->in, L->out);
+        scratch = need > scratch ? need : scratch;
     }
-    if (write) net->partials_off = *ncache;
-    *ncache = add(*ncache, partials);
+    if (write) net->scratch_off = *ncache;
+    *ncache = add(*ncache, scratch);
 }
 
 int mlpc_net_reserve(mlpc_net *net, size_t N)
