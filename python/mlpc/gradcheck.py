@@ -17,8 +17,11 @@ changing sign: the core compares every such input with the unperturbed pass and 
 step); where no step avoids one, the entry sits at a kink, and if its one-sided derivatives
 disagree it is reported as a kink, not an error.
 """
+from __future__ import annotations
+
 import time
 from collections import namedtuple
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -322,7 +325,9 @@ def _check_options(tol, directions, eps):
 
 
 # -- the public checks -----------------------------------------------------------------------
-def gradcheck(net, loss_fn, x, y, eps=None, *, entries=None, directions=3, tol=1e-7, seed=0):
+def gradcheck(net: Any, loss_fn: Any, x: ArrayLike, y: ArrayLike, eps: Optional[float] = None, *,
+              entries: Union[None, str, int] = None, directions: int = 3, tol: float = 1e-7,
+              seed: int = 0) -> GradcheckResult:
     """Check backpropagation of J = loss + λΣ‖W‖² on the batch (x, y) against finite
     differences, for every parameter tensor and for the input, on a float64 copy of `net` in
     its current mode (the network is not changed; dropout layers keep their masks fixed).
@@ -372,7 +377,10 @@ def gradcheck(net, loss_fn, x, y, eps=None, *, entries=None, directions=3, tol=1
     return _check(tensors, tol, entries, directions, seed)
 
 
-def function_gradcheck(f, grad_f, x, eps=None, *, entries=None, directions=3, tol=1e-7, seed=0):
+def function_gradcheck(f: Callable[[NDArray[Any]], Any], grad_f: Callable[[NDArray[Any]], Any],
+                       x: ArrayLike, eps: Optional[float] = None, *,
+                       entries: Union[None, str, int] = None, directions: int = 3,
+                       tol: float = 1e-7, seed: int = 0) -> GradcheckResult:
     """The same check for a scalar NumPy function f(x) and its gradient grad_f(x) (an array
     shaped like x), e.g. a student's loss and its hand-derived derivative. Returns a
     GradcheckResult with the one name "x"; x is not modified."""

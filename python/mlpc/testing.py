@@ -3,10 +3,17 @@ the directional check at tol = 1e-7; entries="all" or K for the elementwise one)
 
     from mlpc.testing import assert_gradients_close, check_function_gradient
 """
-from .gradcheck import function_gradcheck, gradcheck
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from numpy.typing import ArrayLike, NDArray
+
+from .gradcheck import GradcheckResult, function_gradcheck, gradcheck
 
 
-def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=None, **options):
+def assert_gradients_close(net: Any, loss_fn: Any, x: ArrayLike, y: ArrayLike, tol: float = 1e-7,
+                           eps: Optional[float] = None, **options: Any) -> GradcheckResult:
     """mlpc.gradcheck(net, loss_fn, x, y, eps, tol=tol, **options), raising AssertionError with its
     report (the failing tensors and their worst entries) unless it passed. Returns the result."""
     result = gradcheck(net, loss_fn, x, y, eps, tol=tol, **options)
@@ -15,7 +22,9 @@ def assert_gradients_close(net, loss_fn, x, y, tol=1e-7, eps=None, **options):
     return result
 
 
-def check_function_gradient(f, grad_f, x, tol=1e-7, eps=None, **options):
+def check_function_gradient(f: Callable[[NDArray[Any]], Any], grad_f: Callable[[NDArray[Any]], Any],
+                            x: ArrayLike, tol: float = 1e-7, eps: Optional[float] = None,
+                            **options: Any) -> GradcheckResult:
     """Check grad_f(x) (an array shaped like x) against finite differences of the scalar f(x),
     e.g. a student's NumPy loss and its derivative, as mlpc.gradcheck checks a network (options:
     entries, directions, seed). Raises AssertionError naming the worst entries unless it

@@ -267,12 +267,12 @@ def layer_stats(values, saturation=None):
     zeros, L2 norm; plus the fraction with |value| > saturation when `saturation` is given."""
     from .. import _core
     values = np.asarray(values)
-    (mean, std, zero_fraction, norm), _ = _core.moments(values)
+    stats, _ = _core.moments(values, 0, 0.0, 0.0, 0.99 if saturation is None else saturation)
+    mean, std, zero_fraction, norm, _, _, saturated = stats
     out = {"mean": float(mean), "std": float(std), "zero_fraction": float(zero_fraction),
            "norm": float(norm)}
     if saturation is not None:
-        out["saturated_fraction"] = float(np.mean(np.abs(values) > saturation)) \
-            if values.size else 0.0
+        out["saturated_fraction"] = float(saturated)
     return out
 
 
