@@ -323,6 +323,53 @@ double mlpc_net_grad_norm(const mlpc_net *net)
     return sqrt(DISPATCH(par_sum_squares, net->grads, net->nparams));
 }
 
+typedef struct {
+    const mlpc_net *net;
+    const mlpc_source *sources;
+    size_t bins;
+    double saturation;
+    const void *before;
+    double *stats;
+    int64_t *counts;
+} snapshot_job;
+
+static void snapshot_source(void *ctx, size_t s)
+{
+    const snapshot_job *j = ctx;
+    const mlpc_net *net = j->net;
+    const mlpc_source *src = &j->sources[s];
+    size_t bins = j->bins, k = 0;   /* k: the histograms of the sources before this one */
+    for (size_t t = 0; t < s; t++) k += j->sources[t].lo < j->sources[t].hi;
+    const void *x = NULL, *minus = NULL;
+    size_t n = 0;
+    if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
+        if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
+            x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
+                                                : mlpc_net_grad_output(net, src->index);
+            n = net->N * net->layers[src->index].out;
+        }
+    } else if (src->kind != MLPC_SOURCE_UPDATE || j->before) {
+        const mlpc_tensor *T = &net->tensors[src->index];
+        const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
+        x = block + T->offset * net->elsize;
+        if (src->kind == MLPC_SOURCE_UPDATE)
+            minus = (const char *)j->before + T->offset * net->elsize;
+        n = T->size;
+    }
+    double *st = j->stats + MLPC_STATS * s;
+    int64_t *hist = src->lo < src->hi ? j->counts + (bins + 2) * k : NULL;
+    if (!x) {
+        for (int i = 0; i < MLPC_STATS; i++) st[i] = NAN;
+        if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
+        return;
+    }
+    if (minus)
+        DISPATCH(mlpc_moments_of_difference, st, x, minus, n, j->saturation);
+    else
+        DISPATCH(mlpc_moments, st, x, n, j->saturation);
+    if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
+}
+
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
                       size_t bins, double saturation, const void *before, double *stats,
                       int64_t *counts)
@@ -342,38 +389,16 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
             return MLPC_EINVAL;
     }
     if (isnan(saturation)) return MLPC_EINVAL;
-    size_t k = 0;
+    /* one block per source: each source's statistics are one kernel call, as on one thread */
+    snapshot_job job = {net, sources, bins, saturation, before, stats, counts};
+    double cost = 0;
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
-        const void *x = NULL, *minus = NULL;
-        size_t n = 0;
-        if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
-            if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
-                x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
-                                                    : mlpc_net_grad_output(net, src->index);
-                n = net->N * net->layers[src->index].out;
-            }
-        } else if (src->kind != MLPC_SOURCE_UPDATE || before) {
-            const mlpc_tensor *T = &net->tensors[src->index];
-            const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
-            x = block + T->offset * net->elsize;
-            if (src->kind == MLPC_SOURCE_UPDATE)
-                minus = (const char *)before + T->offset * net->elsize;
-            n = T->size;
-        }
-        double *st = stats + MLPC_STATS * s;
-        int64_t *hist = src->lo < src->hi ? counts + (bins + 2) * k++ : NULL;
-        if (!x) {
-            for (int j = 0; j < MLPC_STATS; j++) st[j] = NAN;
-            if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
-            continue;
-        }
-        if (minus)
-            DISPATCH(mlpc_moments_of_difference, st, x, minus, n, saturation);
-        else
-            DISPATCH(mlpc_moments, st, x, n, saturation);
-        if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
+        int on_layer = src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT;
+        cost += 0.5 * (double)(on_layer ? net->N * net->layers[src->index].out
+                                        : net->tensors[src->index].size);
     }
+    mlpc_pool_run(snapshot_source, &job, nsources, cost);
     return MLPC_OK;
 }
 
