@@ -6,7 +6,10 @@ of mlpc's pool, idle and with a CPU-bound process busy on one core.
 
 Per network it prints the median over interleaved rounds (1 thread, N threads, 1 thread, ...)
 of the wall time per step and of the process CPU time per step (all threads: the pool's spinning
-shows there), and the speed-up wall(1) / wall(N). --loaded starts `python -c "while True: pass"`
+shows there), the speed-up wall(1) / wall(N), and the CPU time of the calling thread with N
+threads (its share of the blocks, the passes too small to cut, and its waits for the workers up
+to the 50 µs spin; on a machine shared with other work, where wall times mostly measure the
+others, it shows how much of a step the workers took over). --loaded starts `python -c "while True: pass"`
 pinned to the first CPU of this process for the whole run. The networks are those of the
 performance issue (SGD, softmax cross-entropy, float32 unless noted):
 
@@ -51,15 +54,16 @@ def build(sizes, dtype, act, batchnorm, seed=0):
 
 
 def round_time(step, seconds):
-    """(wall, process CPU) seconds per step over at least `seconds` of steps."""
+    """(wall, process CPU, calling thread's CPU) seconds per step over at least `seconds`."""
     step()
-    steps, w0, c0 = 0, time.perf_counter(), time.process_time()
+    steps, w0, c0, t0 = 0, time.perf_counter(), time.process_time(), time.thread_time()
     while True:
         step()
         steps += 1
         wall = time.perf_counter() - w0
         if wall >= seconds:
-            return wall / steps, (time.process_time() - c0) / steps
+            return (wall / steps, (time.process_time() - c0) / steps,
+                    (time.thread_time() - t0) / steps)
 
 
 def table(threads, rounds, seconds):
@@ -75,7 +79,7 @@ def table(threads, rounds, seconds):
             for n in (1, threads):      # interleaved, so both see the same machine
                 mlpc.set_num_threads(n)
                 times[n].append(round_time(lambda: net.train_step(X, y, loss, opt), seconds))
-        med = {n: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts))
+        med = {n: tuple(statistics.median(t[i] for t in ts) for i in range(3))
                for n, ts in times.items()}
         rows.append((name + (" f64" if dtype == "float64" else ""), N, med[1], med[threads]))
     return rows
@@ -109,13 +113,14 @@ def main(argv=None):
         mlpc.set_num_threads(before)
     T = args.threads
     print(f"mlpc {mlpc.__version__}, {len(os.sched_getaffinity(0))} CPUs available, "
-          f"{'loaded: one core busy' if args.loaded else 'idle'}; load average "
+          f"{'a busy process pinned to one core' if args.loaded else 'no busy process started'}; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.rounds} rounds\n")
-    print(f"| network | batch | wall 1 thr | wall {T} thr | speed-up | CPU 1 thr | CPU {T} thr |")
-    print("|---|---|---|---|---|---|---|")
-    for name, N, (w1, c1), (wn, cn) in rows:
+    print(f"| network | batch | wall 1 thr | wall {T} thr | speed-up | CPU 1 thr | CPU {T} thr "
+          f"| caller CPU {T} thr |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, N, (w1, c1, _), (wn, cn, tn) in rows:
         print(f"| {name} | {N} | {1e3 * w1:.3f} ms | {1e3 * wn:.3f} ms | {w1 / wn:.2f} | "
-              f"{1e3 * c1:.3f} ms | {1e3 * cn:.3f} ms |")
+              f"{1e3 * c1:.3f} ms | {1e3 * cn:.3f} ms | {1e3 * tn:.3f} ms |")
 
 
 if __name__ == "__main__":
