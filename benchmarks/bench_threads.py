@@ -112,9 +112,10 @@ def main(argv=None):
             busy.wait()
         mlpc.set_num_threads(before)
     T = args.threads
-    print(f"mlpc {mlpc.__version__}, {len(os.sched_getaffinity(0))} CPUs available, "
-          f"{'a busy process pinned to one core' if args.loaded else 'no busy process started'}; load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.rounds} rounds\n")
+    setting = "a busy process pinned to one core" if args.loaded else "no busy process started"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"mlpc {mlpc.__version__}, {len(os.sched_getaffinity(0))} CPUs available, {setting}; "
+          f"load average {load}; median of {args.rounds} rounds\n")
     print(f"| network | batch | wall 1 thr | wall {T} thr | speed-up | CPU 1 thr | CPU {T} thr "
           f"| caller CPU {T} thr |")
     print("|---|---|---|---|---|---|---|---|")
