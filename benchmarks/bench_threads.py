@@ -9,14 +9,9 @@ of the wall time per step and of the process CPU time per step (all threads: the
 shows there), the speed-up wall(1) / wall(N), and the CPU time of the calling thread with N
 threads (its share of the blocks, the passes too small to cut, and its waits for the workers up
 to the 50 µs spin; on a machine shared with other work, where wall times mostly measure the
-others, it shows how much of a step the workers took over). --loaded starts `python -c "while True: pass"`
-pinned to the first CPU of this process for the whole run. The networks are those of the
-performance issue (SGD, softmax cross-entropy, float32 unless noted):
-
-  B1  3072-50-10-10-10-10-10, batch norm + ReLU, batch 100
-  B2  500 -> 10 x 500 tanh -> 10, batch 100
-  B3  784-1024-1024-10 ReLU, batch 256;  B5 = B3 in float64
-  B4  784-100-10 ReLU, batch 100, 10 and 1
+others, it shows how much of a step the workers took over). --loaded starts
+`python -c "while True: pass"` pinned to the first CPU of this process for the whole run. The networks and batches are
+bench_step.py's (B1-B5 of the performance issue; SGD, softmax cross-entropy).
 
 Nothing is asserted: the figures depend on the machine and its load (give `uptime` with them).
 """
@@ -27,30 +22,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import mlpc
-
-NETWORKS = [
-    ("B1", [3072, 50, 10, 10, 10, 10, 10], 100, "float32", "relu", True),
-    ("B2", [500] + [500] * 10 + [10], 100, "float32", "tanh", False),
-    ("B3", [784, 1024, 1024, 10], 256, "float32", "relu", False),
-    ("B4", [784, 100, 10], 100, "float32", "relu", False),
-    ("B4", [784, 100, 10], 10, "float32", "relu", False),
-    ("B4", [784, 100, 10], 1, "float32", "relu", False),
-    ("B5", [784, 1024, 1024, 10], 256, "float64", "relu", False),
-]
-
-
-def build(sizes, dtype, act, batchnorm, seed=0):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(mlpc.Linear(a, b))
-        if i < len(sizes) - 2:
-            if batchnorm:
-                layers.append(mlpc.BatchNorm(b))
-            layers.append(mlpc.Tanh() if act == "tanh" else mlpc.ReLU())
-    return mlpc.Sequential(*layers, dtype=dtype, seed=seed)
+from bench_step import BATCHES, NETWORKS, batch, mlpc_net   # the same networks as the step table
 
 
 def round_time(step, seconds):
@@ -68,20 +41,19 @@ def round_time(step, seconds):
 
 def table(threads, rounds, seconds):
     rows = []
-    for name, sizes, N, dtype, act, bn in NETWORKS:
-        net = build(sizes, dtype, act, bn)
-        opt, loss = mlpc.SGD(net, 0.01), mlpc.SoftmaxCrossEntropy()
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((N, sizes[0])).astype(dtype)
-        y = rng.integers(0, sizes[-1], N)
-        times = {1: [], threads: []}
-        for _ in range(rounds):
-            for n in (1, threads):      # interleaved, so both see the same machine
-                mlpc.set_num_threads(n)
-                times[n].append(round_time(lambda: net.train_step(X, y, loss, opt), seconds))
-        med = {n: tuple(statistics.median(t[i] for t in ts) for i in range(3))
-               for n, ts in times.items()}
-        rows.append((name + (" f64" if dtype == "float64" else ""), N, med[1], med[threads]))
+    for name, (widths, act, bn, dtype) in NETWORKS.items():
+        for N in BATCHES[name]:
+            net = mlpc_net(widths, act, bn, dtype)
+            opt, loss = mlpc.SGD(net, 0.01), mlpc.SoftmaxCrossEntropy()
+            X, y = batch(widths, N, dtype)
+            times = {1: [], threads: []}
+            for _ in range(rounds):
+                for n in (1, threads):      # interleaved, so both see the same machine
+                    mlpc.set_num_threads(n)
+                    times[n].append(round_time(lambda: net.train_step(X, y, loss, opt), seconds))
+            med = {n: tuple(statistics.median(t[i] for t in ts) for i in range(3))
+                   for n, ts in times.items()}
+            rows.append((name + (" f64" if dtype == "float64" else ""), N, med[1], med[threads]))
     return rows
 
 

@@ -1,26 +1,58 @@
 """Generate the README's key figures into docs/figures/.
 
     python benchmarks/make_figures.py [--out docs/figures] [--data CIFAR10_DIR] [--dpi 80]
-                                      [--colors 128] [--quick]
+                                      [--colors 128] [--quick] [--check]
 
-Runs three lecture experiments with their full (lecture) parameters and keeps only these PNGs:
+Runs four lecture experiments with their full (lecture) parameters and keeps only these PNGs:
 
     init_histograms_tanh_activations.png  10 × 500 tanh network: activations per layer for
     init_histograms_relu_activations.png  σ = 0.01, σ = 1, Xavier, Glorot, He (and the same, relu)
+    init_histograms_relu_grad_weight.png  relu: ∂l/∂W_l of 10 single examples (the per-example
+                                          view of the notes: 50-75% exact zeros)
+    constant_init_distance.png            constant vs random init: distance from the symmetry
     batchnorm_cifar_curves.png            loss / accuracy with and without BN, η = 0.01 and 0.5
+    batchnorm_cifar_eta0.5_gradients.png  η = 0.5: ∂J/∂W_l per layer and step; without BN all zero
     slow_learning_curves.png              quadratic vs cross-entropy cost of one sigmoid neuron
 
 Without --data the batch-norm experiment runs on the bundled Fashion-MNIST subset (its titles say
 so); with a CIFAR-10 folder it reproduces the notes' set-up. All experiments' figures and JSON
 files are written by `python -m mlpc.experiments all --out DIR` instead.
-Takes one to two minutes on one core (the batch-norm runs are 4 × 4000 SGD steps).
+Takes about a minute on one core (the batch-norm runs are 4 × 4000 SGD steps).
+
+The files are byte-identical on every run (the experiments are seeded, PNGs carry no time
+stamp). Two things change the last bits of the numbers: the thread count (with 2 threads a
+Linear's output differs from 1 thread's in the last bit), and the CPU, because OpenBLAS picks its
+matrix kernels by CPU (AVX2 "Haswell", AVX-512 "SkylakeX", ...) and they round differently. The
+η = 0.5 batch-norm run amplifies such round-off until its validation curve visibly moves (the
+other curves stay within a pixel): that is why batchnorm_cifar_curves.png came out different
+from the committed file while the others were identical. So this script runs on one thread and
+fixes the kernel to OpenBLAS's Haswell one on every x86-64 machine with AVX2
+(OPENBLAS_CORETYPE, unless set); the figures then come out the same bytes given the same
+matplotlib and Pillow. --check regenerates them into a temporary folder and compares them with
+--out byte for byte (exit status 1 if any differs).
 """
 import argparse
+import filecmp
 import glob
 import io
 import os
+import platform
 import sys
+import tempfile
 import time
+
+
+def _has_avx2():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2" in f.read()
+    except OSError:
+        return False
+
+
+# before mlpc (and its OpenBLAS) is loaded; see the module docstring
+if platform.machine().lower() in ("x86_64", "amd64") and _has_avx2():
+    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _INPLACE = os.path.join(HERE, "..", "python")
@@ -32,14 +64,22 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import mlpc  # noqa: E402
 from mlpc.experiments import EXPERIMENTS  # noqa: E402
 
-# experiment -> the figures kept for the README (drawn alone: the others are not needed)
+mlpc.set_num_threads(1)      # see the module docstring
+
+# experiment -> (its parameters besides the lecture's, the figures kept for the README; drawn
+# alone: the others are not needed)
 KEEP = {
-    "init_histograms": lambda r: {f"{act}_activations": r.activation_figure(act)
-                                  for act in ("tanh", "relu")},
-    "batchnorm_cifar": lambda r: {"curves": r.curves_figure()},
-    "slow_learning": lambda r: r.figures(),
+    "init_histograms": (dict(per_example=10), lambda r: {
+        "tanh_activations": r.activation_figure("tanh"),
+        "relu_activations": r.activation_figure("relu"),
+        "relu_grad_weight": r.gradient_figure("relu")}),
+    "constant_init": ({}, lambda r: r.figures()),
+    "batchnorm_cifar": ({}, lambda r: {"curves": r.curves_figure(),
+                                       "eta0.5_gradients": r.histogram_figure(0.5, "gradients")}),
+    "slow_learning": ({}, lambda r: r.figures()),
 }
 
 
@@ -47,7 +87,7 @@ def save_small(fig, path, dpi, colors):
     """Save as a palette PNG of `colors` colours (flat plots lose nothing visible; the files
     are about three times smaller than matplotlib's RGBA output)."""
     if not colors:
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=dpi, metadata={"Software": None})   # no version in the file
         return
     from PIL import Image
     buf = io.BytesIO()
@@ -55,6 +95,24 @@ def save_small(fig, path, dpi, colors):
     buf.seek(0)
     image = Image.open(buf).convert("RGB")
     image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def generate(out, data=None, dpi=80, colors=128, seed=0, quick=False):
+    """Write the figures of KEEP into `out`; returns their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    for name, (params, draw) in KEEP.items():
+        params = dict(params, data=data) if name == "batchnorm_cifar" else params
+        start = time.perf_counter()
+        result = EXPERIMENTS[name](quick=quick, seed=seed, **params)
+        for suffix, fig in draw(result).items():
+            path = os.path.join(out, f"{name}_{suffix}.png")
+            save_small(fig, path, dpi, colors)
+            plt.close(fig)
+            paths.append(path)
+            print(f"{os.path.relpath(path)}: {os.path.getsize(path) / 1024:.0f} KB")
+        print(f"  ({name}: {time.perf_counter() - start:.0f} s)")
+    return paths
 
 
 def main(argv=None):
@@ -66,23 +124,25 @@ def main(argv=None):
                         help="palette size of the PNG files (0: matplotlib's RGBA PNG)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
+    parser.add_argument("--check", action="store_true",
+                        help="regenerate into a temporary folder and compare with --out")
     args = parser.parse_args(argv)
-
-    os.makedirs(args.out, exist_ok=True)
-    total = 0
-    for name, draw in KEEP.items():
-        params = {"data": args.data} if name == "batchnorm_cifar" else {}
-        start = time.perf_counter()
-        result = EXPERIMENTS[name](quick=args.quick, seed=args.seed, **params)
-        for suffix, fig in draw(result).items():
-            path = os.path.join(args.out, f"{name}_{suffix}.png")
-            save_small(fig, path, args.dpi, args.colors)
-            plt.close(fig)
-            size = os.path.getsize(path)
-            total += size
-            print(f"{os.path.relpath(path)}: {size / 1024:.0f} KB")
-        print(f"  ({name}: {time.perf_counter() - start:.0f} s)")
-    print(f"total {total / 1024:.0f} KB")
+    options = dict(data=args.data, dpi=args.dpi, colors=args.colors, seed=args.seed,
+                   quick=args.quick)
+    if not args.check:
+        paths = generate(args.out, **options)
+        print(f"total {sum(os.path.getsize(p) for p in paths) / 1024:.0f} KB")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        differ = []
+        for path in generate(tmp, **options):
+            committed = os.path.join(args.out, os.path.basename(path))
+            same = os.path.isfile(committed) and filecmp.cmp(path, committed, shallow=False)
+            print(f"{os.path.relpath(committed)}: {'same bytes' if same else 'DIFFERS'}")
+            differ += [] if same else [committed]
+    if differ:
+        print(f"{len(differ)} figure(s) differ from a fresh run", file=sys.stderr)
+        return 1
     return 0
 
 

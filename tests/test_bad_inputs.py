@@ -77,7 +77,7 @@ def test_wrong_output_gradient_and_target_shapes():
     with pytest.raises(ValueError):
         mlpc.MSELoss()(np.zeros((4, 2)), np.zeros((2, 4)))
     with pytest.raises(ValueError):
-        mlpc.softmax(np.zeros(3))
+        mlpc.softmax(np.zeros(()))      # a vector is one row of scores; a 0-d value has no classes
 
 
 def test_single_output_accepts_flat_targets():
@@ -119,7 +119,9 @@ def test_non_numeric_targets_raise_type_error():
     with pytest.raises(TypeError):
         net.loss(mlpc.SoftmaxCrossEntropy(), np.array(list("abcdef")))
     with pytest.raises(TypeError, match="integers"):
-        net.loss(mlpc.SoftmaxCrossEntropy(), np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0]))
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.array([0j, 1, 2, 0, 1, 2]))
+    with pytest.raises(ValueError, match="whole numbers"):   # whole-number floats are labels
+        net.loss(mlpc.SoftmaxCrossEntropy(), np.array([0.0, 1.0, 2.5, 0.0, 1.0, 2.0]))
     with pytest.raises(TypeError):
         net.loss(mlpc.MSELoss(), np.full((6, 3), "x"))
     with pytest.raises(TypeError):

@@ -257,29 +257,35 @@ def test_init_figures_have_one_panel_per_init_and_layer():
                          for k in ("activations", "grad_weight", "grad_output",
                                    "grad_preactivation")}
     for name, fig in figs.items():
-        assert len(fig.axes) == 2 * (3 + 2)                 # 3 layers + std and fraction strips
+        assert len(fig.axes) == 2 * 3 + 2                   # + the std and fraction strips
         panels = _histogram_panels(fig)
         assert len(panels) == 2 * 3
         assert [ax.get_title().split("\n")[0] for ax in panels] == ["layer 1", "layer 2",
                                                                      "layer 3"] * 2
-        strips = [ax for ax in fig.axes if ax not in panels]
-        assert [ax.get_yscale() for ax in strips] == ["log", "linear"] * 2
-        assert strips[-1].get_xlabel() == "layer"
-        if name != "tanh_activations":       # magnitudes: one log x-axis shared by every panel
+        std, fraction = [ax for ax in fig.axes if ax not in panels]
+        assert std.get_yscale() == "log" and std.get_title().startswith("std of")
+        assert fraction.get_title() == ("saturated" if name == "tanh_activations" else "zeros")
+        assert std.get_xlabel() == fraction.get_xlabel() == "layer"
+        assert [t.get_text() for t in std.get_legend().get_texts()] == ["σ=0.01", "He"]
+        # one x-axis for all panels: tick labels under the bottom row only
+        assert len({ax.get_xlim() for ax in panels}) == 1
+        assert [len(ax.get_xticks()) > 0 for ax in panels] == [False] * 3 + [True] * 3
+        if name != "tanh_activations":       # magnitudes on a log axis
             assert all(ax.get_xscale() == "log" for ax in panels)
-            assert len({ax.get_xlim() for ax in panels}) == 1
             assert all("zeros:" in ax.get_title() for ax in panels)
             assert panels[-1].get_xlabel().startswith("|")
-        else:                                # tanh: h_l on [-1, 1] everywhere
+        else:                                # tanh: h_l on [-1, 1]
             assert all(ax.get_xscale() == "linear" for ax in panels)
             lo, hi = panels[0].get_xlim()
-            assert len({ax.get_xlim() for ax in panels}) == 1 and lo < -1 < 1 < hi
-            assert strips[1].get_title() == "saturated"
-        # the std strip draws the per-layer std of the stats, for each init
-        key = {"activations": "activation"}.get(name.split("_", 1)[1], name.split("_", 1)[1])
-        for strip, init in zip(strips[::2], r.params["inits"]):
-            np.testing.assert_allclose(strip.get_lines()[0].get_ydata(),
-                                       r.stats[name.split("_")[0]][init][key]["std"])
+            assert lo < -1 < 1 < hi
+        # the strips draw the per-layer numbers of the stats, one line per init
+        act, kind = name.split("_", 1)
+        key = "activation" if kind == "activations" else kind
+        for line, init in zip(std.get_lines(), r.params["inits"]):
+            np.testing.assert_allclose(line.get_ydata(), r.stats[act][init][key]["std"])
+        fractions = "saturated_fraction" if name == "tanh_activations" else "zero_fraction"
+        for line, init in zip(fraction.get_lines(), r.params["inits"]):
+            np.testing.assert_allclose(line.get_ydata(), r.stats[act][init][key][fractions])
     assert "batch view" in figs["relu_grad_weight"]._suptitle.get_text()
     assert set(r.figures(grad="output")) == {"tanh_activations", "tanh_grad_output",
                                              "relu_activations", "relu_grad_output"}
@@ -456,8 +462,8 @@ def test_batchnorm_figures():
     r = EXPERIMENTS["batchnorm_cifar"](quick=True, lrs=(0.5,), hist_steps=(0, 40))
     figs = r.figures()
     assert set(figs) == {"eta0.5_activations", "eta0.5_gradients", "curves"}
-    # (BN, no BN) × steps × (layers + the std and zero-fraction strips)
-    assert len(figs["eta0.5_activations"].axes) == 2 * 2 * (5 + 2)
+    # (BN, no BN) × steps × layers, and the std and zero-fraction strips
+    assert len(figs["eta0.5_activations"].axes) == 2 * 2 * 5 + 2
     assert len(_histogram_panels(figs["eta0.5_activations"])) == 2 * 2 * 5
     gradients = _histogram_panels(figs["eta0.5_gradients"])
     assert len(gradients) == 2 * 2 * 6                           # ∂J/∂W of the 6 Linear layers
@@ -472,7 +478,7 @@ def test_batchnorm_figures():
         texts = [t.get_text() for t in ax.texts]
         assert ("all zeros" in texts) == (zeros == 1.0)
         if zeros == 1.0:
-            assert not ax.get_xticks().size and not ax.get_yticks().size
+            assert not len(ax.get_xticks()) and not len(ax.get_yticks())
 
 
 # --------------------------------------------------------------------------------------------

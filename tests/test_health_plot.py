@@ -67,3 +67,17 @@ def test_training_health_says_what_to_record():
         mlpc.plot.training_health(mlpc.Recorder())
     with pytest.raises(TypeError, match="Recorder"):
         mlpc.plot.training_health({})
+
+
+def test_training_health_of_relu_layers_shows_inactive_units():
+    rng = np.random.default_rng()
+    X, y = rng.standard_normal((40, 4)), rng.integers(0, 2, 40)
+    net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.ReLU(), mlpc.Linear(8, 2))
+    rec = mlpc.Recorder()
+    mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=1,
+             batch_size=10, callbacks=[rec], progress=False)
+    fig = mlpc.plot.training_health(rec)
+    ax = fig.axes[1]
+    assert "ReLU" in ax.get_title() and "0" in ax.get_ylabel()
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), 100 * rec.moments("1")["zero_fraction"])
+    plt.close(fig)

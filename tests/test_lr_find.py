@@ -58,16 +58,29 @@ def test_lr_find_smoothing_divergence_and_suggestion_rule():
     assert r.stopped_early and len(r.lrs) == len(r.losses) < 150
     assert np.all(smoothed[:-1] <= 3 * np.minimum.accumulate(smoothed[:-1]))
     stop = int(np.argmin(smoothed)) + 1
-    window = slice(5, stop)
-    slope = np.gradient(smoothed[window], np.log10(r.lrs[window]))
-    assert r.suggested_lr == r.lrs[window][np.argmin(slope)]
+    if stop - 5 < 3:                                 # too few steps before the minimum
+        assert r.suggested_lr is None
+    else:
+        window = slice(5, stop)
+        slope = np.gradient(smoothed[window], np.log10(r.lrs[window]))
+        assert r.suggested_lr == r.lrs[window][np.argmin(slope)]
+    assert "suggested_lr" in repr(r)
+
+
+def test_lr_find_plot():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    rng = np.random.default_rng()
+    X, y = rng.standard_normal((200, 4)), rng.integers(0, 2, 200)
+    net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.ReLU(), mlpc.Linear(8, 2))
+    r = mlpc.lr_find(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, num_steps=80)
     fig = r.plot()
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel()
-    assert "suggested" in ax.get_legend().get_texts()[-1].get_text()
-    import matplotlib.pyplot as plt
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["batch cost", "smoothed"]
+    assert r.suggested_lr is None or "suggested" in labels[-1]
     plt.close(fig)
-    assert "suggested_lr" in repr(r)
 
 
 def test_lr_find_rejects_bad_arguments():

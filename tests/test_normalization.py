@@ -253,7 +253,8 @@ def mixed_net(seed, dropout=False, l2=0.01):
         dtype="float64", l2=l2, seed=seed)
 
 
-GRADCHECK_SEEDS = [3, 10]   # fixed seeds clear of the round-off regime (see test_gradcheck.py)
+# any seed passes: the directional check is exact to round-off (see test_gradcheck.py)
+GRADCHECK_SEEDS = [int(s) % 2 ** 31 for s in np.random.SeedSequence().generate_state(2)]
 
 
 @pytest.mark.parametrize("seed", GRADCHECK_SEEDS)

@@ -7,8 +7,6 @@ picked up), and the injected first cell puts this test run's mlpc first on sys.p
 the Agg backend and sets QUICK = True (placed after the notebook's "parameters" cell, which
 papermill would use the same way).
 """
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,26 +38,6 @@ def injected_source():
 
 def _is_parameters(cell):
     return cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", [])
-
-
-@pytest.fixture(scope="module")
-def kernel_name(tmp_path_factory):
-    """A "python3" kernel spec for sys.executable, first on JUPYTER_PATH for this module."""
-    from ipykernel.kernelspec import write_kernel_spec
-    base = tmp_path_factory.mktemp("jupyter")
-    write_kernel_spec(base / "kernels" / "python3")
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(base)] + ([old] if old else []))
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-        spec = KernelSpecManager().get_kernel_spec("python3")
-        assert spec.argv[0] == sys.executable, spec.argv
-        yield "python3"
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = old
 
 
 def test_every_topic_has_a_notebook():
@@ -94,3 +72,30 @@ def test_notebook_runs(path, kernel_name):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+
+
+def test_figures_show_once_in_a_notebook(kernel_name):
+    """Jupyter's inline backend shows every figure pyplot knows at the end of a cell, and a
+    Figure that is the cell's value once more: mlpc's figures must appear exactly once."""
+    cells = [
+        f"import sys\nsys.path.insert(0, {MLPC_PARENT!r})\nimport numpy as np\nimport mlpc\n"
+        f"import mlpc.plot\nrng = np.random.default_rng(0)\n"
+        f"X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)\n"
+        f"net = mlpc.Sequential(mlpc.Linear(5, 3), seed=0)\n"
+        f"h = mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=2, "
+        f"batch_size=10, progress=False)",
+        "h.plot()",                                              # a Figure as the cell's value
+        "fig = mlpc.plot.line_plot(None, {'a': [1.0, 2.0]})",    # assigned: not shown
+        "fig",                                                   # shown when asked
+        "from mlpc.experiments import EXPERIMENTS\n"
+        "r = EXPERIMENTS['gradient_bounds'](quick=True)\nr.plot()",   # each figure once
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbclient.NotebookClient(nb, kernel_name=kernel_name, timeout=120).execute()
+
+    def images(cell):
+        assert not [o for o in cell.outputs if o.output_type == "error"]
+        return sum("image/png" in o.get("data", {}) for o in cell.outputs)
+
+    assert [images(c) for c in nb.cells] == [0, 1, 0, 1, 2]

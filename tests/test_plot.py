@@ -147,6 +147,149 @@ def test_histogram_grid_ragged_rows(layers):
     assert len(fig.axes) == 4
 
 
+def _scaled_rows(rng):
+    """Three conditions whose scale shrinks, stays, grows by a random factor per layer, as
+    under a too small, a right and a too large init (relu-like: about half exact zeros)."""
+    layers = int(rng.integers(3, 6))
+    factors = (10.0 ** -rng.uniform(1, 3), 1.0, 10.0 ** rng.uniform(1, 3))
+    return [[np.maximum(0.0, rng.normal(0, f ** l, size=200)) for l in range(layers)]
+            for f in factors]
+
+
+def test_histogram_grid_magnitudes_on_one_shared_log_axis():
+    rng = np.random.default_rng()
+    rows = _scaled_rows(rng)
+    bins = int(rng.integers(5, 30))
+    fig = plot.histogram_grid(rows, ["small", "right", "large"], magnitude=True, sharex="all",
+                              bins=bins, xlabel="h_l")
+    L = len(rows[0])
+    assert len(fig.axes) == 3 * L
+    nonzero = [np.abs(v[v != 0]) for r in rows for v in r]
+    lo = min(v.min() for v in nonzero)
+    hi = max(v.max() for v in nonzero)
+    edges = np.logspace(np.log10(lo), np.log10(hi), bins + 1)
+    for ax, values, flat in zip(fig.axes, nonzero, [v for r in rows for v in r]):
+        assert ax.get_xscale() == "log"
+        np.testing.assert_allclose(bar_edges(ax), edges, rtol=1e-12)
+        np.testing.assert_array_equal(bar_heights(ax), np.histogram(values, bins=edges)[0])
+        assert f"zeros: {100 * np.mean(flat == 0):.1f}%" in ax.get_title()
+    assert len({ax.get_xlim() for ax in fig.axes}) == 1          # one x-axis for all
+    # tick labels under the bottom row only; the quantity named there
+    assert all(len(ax.get_xticks()) == 0 for ax in fig.axes[:-L])
+    assert all(len(ax.get_xticks()) > 0 for ax in fig.axes[-L:])
+    assert all(ax.get_xlabel() == "|h_l| (log scale)" for ax in fig.axes[-L:])
+    assert all(ax.get_title().startswith(f"layer {j + 1}")
+               for i in range(3) for j, ax in enumerate(fig.axes[i * L:(i + 1) * L]))
+    assert [fig.axes[i * L].get_ylabel() for i in range(3)] == \
+        ["small\ncount", "right\ncount", "large\ncount"]
+
+
+def test_histogram_grid_row_and_independent_ranges():
+    rows = _scaled_rows(np.random.default_rng())
+    fig = plot.histogram_grid(rows, sharex="row", bins=10)
+    L = len(rows[0])
+    for i, r in enumerate(rows):
+        axes = fig.axes[i * L:(i + 1) * L]
+        lo, hi = min(v.min() for v in r), max(v.max() for v in r)
+        for ax in axes:
+            np.testing.assert_allclose(bar_edges(ax), np.linspace(lo, hi, 11))
+    assert len({ax.get_xlim() for ax in fig.axes}) == 3           # one per row
+    fig = plot.histogram_grid(rows, bins=10)
+    for ax, v in zip(fig.axes, [v for r in rows for v in r]):
+        np.testing.assert_allclose(bar_edges(ax), np.histogram_bin_edges(v, bins=10))
+    with pytest.raises(ValueError, match="sharex"):
+        plot.histogram_grid(rows, sharex="columns")
+
+
+def test_empty_zero_and_constant_panels_are_labelled_states():
+    values = [np.zeros((5, 4)), np.full(7, 0.25), np.array([np.nan, np.inf]), np.array([]),
+              np.array([0.0, 1.0, 2.0])]
+    for kwargs in (dict(nonzero=True), dict(magnitude=True), dict(log=True)):
+        fig = plot.layer_histograms(values, **kwargs)
+        states = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+        expected = ["all zeros", "all |v| = 0.25" if "magnitude" in kwargs else "all = 0.25",
+                    "no finite values", "empty"]
+        assert states[:4] == [[e] for e in expected]
+        for ax in fig.axes[:4]:                      # no axes to misread, no histogram
+            assert len(ax.get_xticks()) == len(ax.get_yticks()) == 0
+            assert not ax.patches and not ax.get_xlabel()
+        assert states[4] == [] and bar_heights(fig.axes[4]).sum() > 0
+    # a grid: the all-zero row of a dead network
+    rows = [[np.array([1.0, 2.0, 3.0]), np.arange(4.0)], [np.zeros(3), np.zeros(4)]]
+    fig = plot.histogram_grid(rows, ["alive", "dead"], nonzero=True, sharex="all")
+    assert [t.get_text() for t in fig.axes[2].texts] == ["all zeros"]
+    assert fig.axes[2].get_ylabel() == "dead"                    # no "count" of nothing
+    assert len(fig.axes[0].get_xticks()) > 0                     # ticks where there is data
+
+
+def test_histogram_grid_strips_one_line_per_row():
+    rng = np.random.default_rng()
+    rows = _scaled_rows(rng)
+    L = len(rows[0])
+    std = [[float(np.std(v)) for v in r] for r in rows]
+    zeros = [[float(np.mean(v == 0)) for v in r] for r in rows]
+    fig = plot.histogram_grid(rows, ["σ=0.01", "He\nσ=√(2/n)", "σ=1"], magnitude=True,
+                              strips=[("std of h_l", std, "log"), ("zeros", zeros, "fraction")])
+    assert len(fig.axes) == 3 * L + 2
+    std_ax, zero_ax = fig.axes[-2:]
+    assert std_ax.get_yscale() == "log" and std_ax.get_title() == "std of h_l"
+    assert zero_ax.get_yscale() == "linear" and zero_ax.get_ylim()[0] < 0 < 1 < \
+        zero_ax.get_ylim()[1]
+    assert std_ax.get_xlabel() == zero_ax.get_xlabel() == "layer"
+    for ax, values in ((std_ax, std), (zero_ax, zeros)):
+        lines = ax.get_lines()
+        assert len(lines) == 3
+        for line, row, i in zip(lines, values, range(3)):
+            np.testing.assert_allclose(line.get_xdata(), np.arange(1, L + 1))
+            np.testing.assert_allclose(line.get_ydata(), row)
+            # each row's histograms share its line's colour
+            hist_color = fig.axes[i * L].patches[0].get_facecolor()
+            np.testing.assert_allclose(matplotlib.colors.to_rgba(line.get_color())[:3],
+                                       hist_color[:3])
+    assert [t.get_text() for t in std_ax.get_legend().get_texts()] == ["σ=0.01", "He", "σ=1"]
+    with pytest.raises(ValueError, match="one value per panel"):
+        plot.histogram_grid(rows, strips=[("std", std[:2], "log")])
+    with pytest.raises(ValueError, match="strip scale"):
+        plot.histogram_grid(rows, strips=[("std", std, "cubic")])
+
+
+def _overlaps(boxes):
+    return [(a, b) for k, a in enumerate(boxes) for b in boxes[k + 1:] if a.overlaps(b)]
+
+
+def test_tick_labels_do_not_overlap_and_need_no_offset_text():
+    """Gradients of 1e-5 and of 1e4 in one grid: every tick label is readable on its own (no
+    '1e-5' offset text in a corner) and no two labels of one axis overlap."""
+    rng = np.random.default_rng()
+    rows = [[rng.normal(0, 10.0 ** e, 500) for e in (-5, -2, 1, 4)] for _ in range(2)]
+    for kwargs in (dict(magnitude=True, sharex="all"), dict(sharex="row"), dict(log=True)):
+        fig = plot.histogram_grid(rows, ["a", "b"], **kwargs)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+                assert not _overlaps([t.get_window_extent(renderer) for t in labels])
+                assert axis.get_offset_text().get_text() == ""
+
+
+def test_recorder_plot_names_layer_and_quantity():
+    import mlpc
+    net = mlpc.Sequential(mlpc.Linear(4, 6), mlpc.ReLU(), mlpc.Linear(6, 3), seed=0)
+    rec = mlpc.Recorder(what=("output", "grad"), keep_values=True)
+    rng = np.random.default_rng()
+    X, y = rng.normal(size=(16, 4)), rng.integers(0, 3, 16)
+    mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, lr=0.1), X, y, epochs=1,
+             batch_size=8, callbacks=[rec], progress=False)
+    fig = rec.plot(quantity="output")
+    assert [ax.get_title() for ax in fig.axes] == ["layer 0", "layer 1", "layer 2"]
+    assert all(ax.get_xlabel() == "output" and ax.get_ylabel() == "count" for ax in fig.axes)
+    assert fig._suptitle.get_text().startswith("output at step")
+    fig = rec.plot(quantity="grad")
+    assert [ax.get_title() for ax in fig.axes] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all("gradient" in ax.get_xlabel() for ax in fig.axes)
+
+
 # --------------------------------------------------------------------------
 # training_curves
 # --------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """fit's progress bar inside a Jupyter kernel: a cell is executed by nbclient and its outputs
 read back — one display output per epoch, updated in place, nothing on stderr."""
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,24 +23,6 @@ net = mlpc.Sequential(mlpc.Linear(5, 3), seed=0)
 history = mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y, epochs=2,
                    batch_size=10)
 """
-
-
-@pytest.fixture(scope="module")
-def kernel_name(tmp_path_factory):
-    """A kernel spec for this interpreter, found first on JUPYTER_PATH."""
-    import os
-    from ipykernel.kernelspec import write_kernel_spec
-    base = tmp_path_factory.mktemp("jupyter")
-    write_kernel_spec(base / "kernels" / "mlpc-test-python")
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(base)] + ([old] if old else []))
-    from jupyter_client.kernelspec import KernelSpecManager
-    assert KernelSpecManager().get_kernel_spec("mlpc-test-python").argv[0] == sys.executable
-    yield "mlpc-test-python"
-    if old is None:
-        os.environ.pop("JUPYTER_PATH", None)
-    else:
-        os.environ["JUPYTER_PATH"] = old
 
 
 def test_fit_shows_a_live_bar_in_a_notebook_and_progress_false_nothing(kernel_name):

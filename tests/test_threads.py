@@ -215,7 +215,7 @@ for n in (1, 2, 4):
     net = mlpc.Sequential(mlpc.Linear(784, 512), mlpc.BatchNorm(512), mlpc.ReLU(),
                           mlpc.Dropout(0.1), mlpc.Linear(512, 10), seed=0)
     opt, loss = mlpc.Adam(net, 1e-3, clip_norm=1.0), mlpc.SoftmaxCrossEntropy()
-    for _ in range(3):
+    for _ in range(5):
         net.train_step(X, y, loss, opt)
     before = calls()
     for _ in range(10):
@@ -225,7 +225,7 @@ for n in (1, 2, 4):
 
 
 def test_a_steady_state_step_calls_no_malloc(tmp_path):
-    """malloc and realloc counted by a preloaded shim over 10 steps after 3 warm-up steps, on
+    """malloc and realloc counted by a preloaded shim over 10 steps after 5 warm-up steps, on
     1, 2 and 4 threads."""
     import os
     import shutil

@@ -324,7 +324,10 @@ def test_bad_inputs_and_targets_are_refused_before_the_first_step():
     cases = [
         (dict(X=X_nan), ValueError, r"X holds NaN or infinity \(first at \(37, 2\)\)"),
         (dict(y=bad_y), ValueError, r"y: class labels must be in \[0, 3\) .* got 7 at row 45"),
-        (dict(y=y.astype(float)), TypeError, "class labels must be integers"),
+        (dict(y=y.astype(float) + 0.5), ValueError,
+         r"y: float class labels must be whole numbers in \[0, 3\) .* got \d\.5 at row 0"),
+        (dict(y=y[:, None]), ValueError, r"y: class labels must have shape \(\d+,\), got a column"),
+        (dict(y=y.astype(str)), TypeError, "class labels must be integers"),
         (dict(validation_data=(X, y + 3)), ValueError, "validation y: class labels"),
         (dict(validation_data=(X, np.eye(4)[y])), ValueError,
          r"validation y: expected shape \(48, 3\) .* got \(48, 4\)"),

@@ -1,3 +1,4 @@
+#include <string.h>
 #include "mlpc.h"
 #define MLPC_TEMPLATE "loss.inc"
 #include "instantiate.h"

@@ -68,7 +68,13 @@ typedef struct {
     double clip_value;      /* > 0: clamp every gradient entry to [-clip_value, clip_value] */
     uint64_t step;          /* updates done so far */
     double last_grad_norm;  /* global L2 norm of the gradient at the last step, before clipping */
+    double bias1, bias2;    /* Adam's 1 − β₁ᵗ, 1 − β₂ᵗ for the current step (mlpc_optim_begin) */
 } mlpc_optim_config;
+/* Starts an update: counts the step and sets the step's bias corrections. */
+void mlpc_optim_begin(mlpc_optim_config *cfg);
+/* The optimizer's chunk: gradient norms and updates are summed in chunks of this many values,
+ * so the split of the parameter block among threads does not change the result. */
+#define MLPC_CHUNK ((size_t)4096)
 
 /* One parameter tensor inside a network's flat parameter block. */
 typedef struct mlpc_tensor {

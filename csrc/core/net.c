@@ -151,7 +151,8 @@ int mlpc_net_create(mlpc_net **out, mlpc_dtype dtype, const mlpc_layer *layers, 
     net->params = calloc(net->nparams ? net->nparams : 1, net->elsize);
     net->grads = calloc(net->nparams ? net->nparams : 1, net->elsize);
     net->buffers = calloc(net->nbuffers ? net->nbuffers : 1, net->elsize);
-    if (!net->params || !net->grads || !net->buffers) goto nomem;
+    net->chunk_sums = calloc(mlpc_block_count(net->nparams, MLPC_CHUNK) + 1, sizeof(double));
+    if (!net->params || !net->grads || !net->buffers || !net->chunk_sums) goto nomem;
 
     /* starting values that are not zero: γ = 1, slopes and β at alpha, running variance 1 */
     for (size_t l = 0; l < nlayers; l++) {
@@ -177,7 +178,7 @@ void mlpc_net_free(mlpc_net *net)
     mlpc_block_release(net->outputs);
     mlpc_block_release(net->doutputs);
     mlpc_block_release(net->cache);
-    free(net->params); free(net->grads); free(net->buffers);
+    free(net->params); free(net->grads); free(net->buffers); free(net->chunk_sums);
     free(net->out_off); free(net->grad_off); free(net->cache_off);
     free(net->layers); free(net->tensors);
     free(net);
@@ -295,7 +296,7 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
         net->loss_done = 0;          /* the slot no longer holds a loss gradient */
     }
-    int rc = DISPATCH(backward, net, need_dx);
+    int rc = DISPATCH(backward, net, need_dx, 1);
     net->backward_done = rc == MLPC_OK;
     return rc;
 }
@@ -320,7 +321,7 @@ void mlpc_net_zero_grad(mlpc_net *net)
 
 double mlpc_net_grad_norm(const mlpc_net *net)
 {
-    return sqrt(DISPATCH(par_sum_squares, net->grads, net->nparams));
+    return DISPATCH(par_grad_norm, net->grads, net->nparams, net->chunk_sums);
 }
 
 typedef struct {
@@ -405,9 +406,15 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
 {
     DISPATCH(par_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
-             net->nparams, cfg);
+             net->nparams, cfg, net->chunk_sums);
 }
 
+/* Passes over memory per step: forward, one per layer (batch norm: mean, variance, x̂, affine);
+ * the loss, one over the scores; backward, one per layer, whose first write to each parameter
+ * gradient overwrites it (no zero_grad pass); the update, one pass over parameters, gradients
+ * and optimizer state that also sums the gradient norm. Extra: one over the weights when l2 > 0
+ * (its gradient 2λW), and one to three over the gradients when clipping (the norm must be known
+ * before the update: norm, clamp, rescale). */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
@@ -415,10 +422,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (N == 0 || N > net->capacity) return MLPC_EINVAL;
     if (!batch_fits(net, N)) return MLPC_EBATCH;
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
-    mlpc_net_zero_grad(net);
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
-    if (!rc) rc = DISPATCH(backward, net, 0);
+    if (!rc) rc = DISPATCH(backward, net, 0, 0);   /* overwrites the gradients: no zero_grad */
     net->backward_done = rc == MLPC_OK;
     /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
      * pass of its own (the caller may change or free x once the call returns) */

@@ -50,6 +50,8 @@ typedef struct mlpc_net {
     mlpc_tensor *tensors;                /* (ntensors) */
     size_t nparams, nbuffers;
     void *params, *grads;                /* (nparams) each */
+    double *chunk_sums;                  /* (nparams / MLPC_CHUNK, rounded up) the optimizer's
+                                            per-chunk Σ g² (split.inc) */
     void *buffers;                       /* (nbuffers) */
     double l2;                           /* J = loss + l2 Σ‖W‖²_F over weight matrices */
     int training;

@@ -1,3 +1,4 @@
+#include <string.h>
 #include "net.h"
 #define MLPC_TEMPLATE "optim.inc"
 #include "instantiate.h"
@@ -9,4 +10,11 @@ size_t mlpc_optim_state_count(mlpc_optimizer kind)
     case MLPC_RMSPROP: return 2;
     default: return 3;
     }
+}
+
+void mlpc_optim_begin(mlpc_optim_config *cfg)
+{
+    cfg->step++;
+    cfg->bias1 = 1 - pow(cfg->beta1, (double)cfg->step);
+    cfg->bias2 = 1 - pow(cfg->beta2, (double)cfg->step);
 }

@@ -245,14 +245,9 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
         run_alone(fn, ctx, nblocks);
         return;
     }
+    start_workers();   /* even for a job run alone: a steady state then starts no thread */
     int64_t start = now_ns();
-    if (start < pool.alone_until) {
-        pthread_mutex_unlock(&pool.run);
-        run_alone(fn, ctx, nblocks);
-        return;
-    }
-    start_workers();
-    if (pool.nworkers == 0) {
+    if (start < pool.alone_until || pool.nworkers == 0) {
         pthread_mutex_unlock(&pool.run);
         run_alone(fn, ctx, nblocks);
         return;

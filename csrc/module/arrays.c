@@ -9,14 +9,65 @@ static void shape_str(char *buf, size_t size, int ndim, const npy_intp *dims)
     if (len < size) snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
 }
 
+/* the expected shape from dims, a free dimension (-1) shown as N */
+static void expected_str(char *buf, size_t size, int ndim, const npy_intp *dims)
+{
+    size_t len = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && len < size; i++) {
+        const char *sep = i ? ", " : "";
+        len += dims[i] < 0 ? (size_t)snprintf(buf + len, size - len, "%sN", sep)
+                           : (size_t)snprintf(buf + len, size - len, "%s%ld", sep, (long)dims[i]);
+    }
+    if (len < size) snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
+}
+
+PyArrayObject *mlpc_array_as_is(PyObject *obj, int typenum, int ndim, const npy_intp *dims)
+{
+    if (!PyArray_CheckExact(obj)) return NULL;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != typenum || !PyArray_ISCARRAY_RO(a) || !PyArray_ISNOTSWAPPED(a) ||
+        (ndim >= 0 && PyArray_NDIM(a) != ndim))
+        return NULL;
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0 ? PyArray_DIM(a, i) == 0 || PyArray_DIM(a, i) > INT_MAX
+                        : PyArray_DIM(a, i) != dims[i])
+            return NULL;
+    Py_INCREF(obj);
+    return a;
+}
+
+/* The TypeError for an object NumPy cannot convert, with the reason NumPy was given: a torch
+ * tensor that requires grad says to detach it, one of bfloat16 names its dtype. */
+static void not_an_array(PyObject *obj, const char *what)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *reason = value ? PyObject_Str(value) : NULL;
+    PyErr_Clear();   /* from PyObject_Str, if it failed */
+    const char *name = Py_TYPE(obj)->tp_name;
+    const char *hint = strcmp(name, "Tensor") == 0
+        ? "; for a torch tensor pass t.detach().cpu().numpy() (t.float() first for bfloat16, "
+          "which NumPy has no dtype for)" : "";
+    if (reason && PyUnicode_GetLength(reason) > 0)
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s (NumPy "
+                     "cannot convert it: %.300U)%s", what, name, reason, hint);
+    else
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s%s", what,
+                     name, hint);
+    Py_XDECREF(reason);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
 PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
                              const char *what, const char *shape_doc)
 {
+    PyArrayObject *ready = mlpc_array_as_is(obj, typenum, ndim, dims);
+    if (ready) return ready;
     PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!raw) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a numeric array-like, got %.100s", what,
-                     Py_TYPE(obj)->tp_name);
+        not_an_array(obj, what);
         return NULL;
     }
     char kind = PyArray_DESCR(raw)->kind;
@@ -25,12 +76,16 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
                      (PyObject *)PyArray_DESCR(raw));
         goto fail;
     }
-    char given[128];
-    shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
     int ok = ndim < 0 || PyArray_NDIM(raw) == ndim;
     for (int i = 0; ok && i < ndim; i++)
         ok = dims[i] < 0 ? PyArray_DIM(raw, i) > 0 : PyArray_DIM(raw, i) == dims[i];
-    if (!ok) {
+    if (!ok) {   /* the shapes are spelled out only now, when they are needed */
+        char given[128], expected[128];
+        shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
+        if (!shape_doc) {
+            expected_str(expected, sizeof expected, ndim, dims);
+            shape_doc = expected;
+        }
         PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got %s%s", what, shape_doc, given,
                      PyArray_SIZE(raw) == 0 ? " (an empty batch)" : "");
         goto fail;
@@ -39,6 +94,8 @@ PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_int
      * itself, but its copy would be many GiB that the core then refuses */
     for (int i = 0; i < ndim; i++)
         if (dims[i] < 0 && PyArray_DIM(raw, i) > INT_MAX) {
+            char given[128];
+            shape_str(given, sizeof given, PyArray_NDIM(raw), PyArray_DIMS(raw));
             PyErr_Format(PyExc_ValueError, "%s: at most %d rows (the matrix products take int "
                          "sizes), got %s", what, INT_MAX, given);
             goto fail;
@@ -161,27 +218,70 @@ int mlpc_targets(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_int
     return 0;
 }
 
+/* Float labels (a CSV column, a pandas float column) as int64, when every value is a whole
+ * number in [0, K): the first one that is not is named with its row, and nothing is cast
+ * before that check (casting 2.5 would truncate, casting 1e30 is undefined). */
+static PyArrayObject *whole_float_labels(PyObject *obj, npy_intp N, npy_intp K, const char *doc)
+{
+    npy_intp dims[1] = {N};
+    PyArrayObject *values = mlpc_as_array(obj, NPY_FLOAT64, 1, dims, "targets", doc);
+    if (!values) return NULL;
+    const double *y = PyArray_DATA(values);
+    for (npy_intp n = 0; n < N; n++) {
+        if (y[n] != floor(y[n]) || !(y[n] >= 0 && y[n] < (double)K)) {
+            char value[32];   /* PyErr_Format has no %g */
+            snprintf(value, sizeof value, "%g", y[n]);
+            PyErr_Format(PyExc_ValueError, "targets: float class labels must be whole numbers "
+                         "in [0, %ld) for %ld outputs, got %s at row %ld", (long)K, (long)K,
+                         value, (long)n);
+            Py_DECREF(values);
+            return NULL;
+        }
+    }
+    PyArrayObject *labels = (PyArrayObject *)PyArray_Cast(values, NPY_INT64);
+    Py_DECREF(values);
+    return labels;
+}
+
 static int targets_as_arrays(PyObject *obj, mlpc_loss loss, int typenum, npy_intp N, npy_intp K,
                              PyArrayObject **labels, PyArrayObject **rows)
 {
     *labels = *rows = NULL;
     npy_intp dims[2] = {N, K};
     char doc[96];
+    /* the common cases, already in the form the core reads: no probe, no message */
+    if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && (*labels = mlpc_array_as_is(obj, NPY_INT64, 1, dims)))
+        return 0;
+    if ((*rows = mlpc_array_as_is(obj, typenum, 2, dims))) return 0;
     PyArrayObject *probe = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!probe) return -1;
     int ndim = PyArray_NDIM(probe);
     int integral = PyArray_ISINTEGER(probe) || PyArray_ISBOOL(probe);
+    int floating = PyArray_ISFLOAT(probe);
+    npy_intp given_rows = ndim >= 1 ? PyArray_DIM(probe, 0) : 0;
+    npy_intp columns = ndim == 2 ? PyArray_DIM(probe, 1) : 0;
     Py_DECREF(probe);
     if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && ndim == 1) {
+        snprintf(doc, sizeof doc, "(%ld,) class labels or (%ld, %ld) rows", (long)N, (long)N,
+                 (long)K);
+        if (floating) {
+            *labels = whole_float_labels(obj, N, K, doc);
+            return *labels ? 0 : -1;
+        }
         if (!integral) {
             PyErr_SetString(PyExc_TypeError, "targets: class labels must be integers "
                                              "(or give one-hot/probability rows of shape (N, K))");
             return -1;
         }
-        snprintf(doc, sizeof doc, "(%ld,) class labels or (%ld, %ld) rows", (long)N, (long)N,
-                 (long)K);
         *labels = mlpc_as_array(obj, NPY_INT64, 1, dims, "targets", doc);
         return *labels ? 0 : -1;
+    }
+    if (loss == MLPC_SOFTMAX_CROSS_ENTROPY && ndim == 2 && columns == 1 && K > 1) {
+        PyErr_Format(PyExc_ValueError, "targets: class labels must have shape (%ld,), got a "
+                     "column of shape (%ld, 1) (y.ravel() gives the labels); rows of shape "
+                     "(%ld, %ld) would be one-hot or probability targets", (long)N,
+                     (long)given_rows, (long)N, (long)K);
+        return -1;
     }
     if (ndim == 1 && K == 1) {   /* a single output: accept (N,) for (N, 1) */
         snprintf(doc, sizeof doc, "(%ld,) or (%ld, 1)", (long)N, (long)N);

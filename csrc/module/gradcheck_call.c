@@ -49,12 +49,27 @@ PyObject *mlpc_line_costs(PyObject *Py_UNUSED(module), PyObject *args)
                         "len(value), and steps must have one row per direction");
         goto fail;
     }
+    size_t N = (size_t)PyArray_DIM(x, 0), nnz = (size_t)PyArray_DIM(index, 0);
+    size_t size = (size_t)tensor == net->ntensors ? N * net->layers[0].in
+                                                  : net->tensors[tensor].size;
+    const size_t *ix = PyArray_DATA(index);
+    for (npy_intp d = 0; d < ndirs; d++)
+        if (st[d + 1] < st[d]) {
+            PyErr_Format(PyExc_ValueError, "line_costs: start must not decrease, got %zu after "
+                         "%zu", st[d + 1], st[d]);
+            goto fail;
+        }
+    for (size_t j = 0; j < nnz; j++)
+        if (ix[j] >= size) {
+            PyErr_Format(PyExc_ValueError, "line_costs: index %zu out of range for a tensor of "
+                         "%zu entries", ix[j], size);
+            goto fail;
+        }
     npy_intp odims[2] = {ndirs, nsteps};
     costs = PyArray_SimpleNew(2, odims, NPY_FLOAT64);
     radius = PyArray_SimpleNew(2, odims, NPY_FLOAT64);
     crossed = PyArray_SimpleNew(2, odims, NPY_BOOL);
     if (!costs || !radius || !crossed) goto fail;
-    size_t N = (size_t)PyArray_DIM(x, 0);
     double base = 0;
     if (mlpc_net_acquire(self) < 0) goto fail;
     int rc = mlpc_net_reserve(net, N);
@@ -65,7 +80,7 @@ PyObject *mlpc_line_costs(PyObject *Py_UNUSED(module), PyObject *args)
         rc = mlpc_net_line_costs(net, PyArray_DATA(x), N, (mlpc_loss)kind,
                                  labels ? PyArray_DATA(labels) : NULL,
                                  rows ? PyArray_DATA(rows) : NULL, (size_t)tensor, st,
-                                 (size_t)ndirs, PyArray_DATA(index), PyArray_DATA(value),
+                                 (size_t)ndirs, ix, PyArray_DATA(value),
                                  PyArray_DATA(steps), (size_t)nsteps, &base,
                                  PyArray_DATA((PyArrayObject *)costs),
                                  PyArray_DATA((PyArrayObject *)radius),

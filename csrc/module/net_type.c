@@ -3,6 +3,9 @@
 
 PyTypeObject *mlpc_NetType;
 
+#define DISPATCH_NET(net, fn, ...) \
+    ((net)->dtype == MLPC_FLOAT32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
+
 #define CORE_CALL(self, rc, call)                  \
     do {                                           \
         if (mlpc_net_acquire(self) < 0) goto fail; \
@@ -150,10 +153,8 @@ static int check_layer_index(mlpc_net *net, Py_ssize_t l)
 /* X converted for this network's input, or NULL with the exception set */
 static PyArrayObject *input_array(mlpc_net *net, PyObject *x)
 {
-    char doc[64];
-    snprintf(doc, sizeof doc, "(N, %zu)", net->layers[0].in);
     npy_intp dims[2] = {-1, (npy_intp)net->layers[0].in};
-    return mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", doc);
+    return mlpc_as_array(x, mlpc_typenum(net->dtype), 2, dims, "input", NULL);
 }
 
 /* A batch X with its targets, both converted and checked before anything runs: X (NULL with the
@@ -244,6 +245,21 @@ static PyObject *Net_forward(NetObject *self, PyObject *x)
     return out;
 }
 
+/* predict(X) -> int64 class labels of a forward pass (mlpc_predict_labels), no output copy */
+static PyObject *Net_predict(NetObject *self, PyObject *x)
+{
+    mlpc_net *net = get_net(self);
+    PyArrayObject *arr = net ? input_array(net, x) : NULL;
+    if (!arr || forward_batch(self, net, arr) < 0) return NULL;
+    size_t last = net->nlayers - 1;
+    npy_intp dims[1] = {(npy_intp)net->N};
+    PyObject *labels = PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (labels)
+        DISPATCH_NET(net, mlpc_predict_labels, PyArray_DATA((PyArrayObject *)labels),
+                     mlpc_net_output(net, last), net->N, net->layers[last].out);
+    return labels;
+}
+
 /* cost(X, targets, loss_kind) -> loss + penalty of a forward pass of X; leaves the loss
  * gradient for backward(). The targets are checked before the forward pass, so bad ones leave
  * the running statistics and dropout generators as they were. */
@@ -296,10 +312,8 @@ static PyObject *Net_backward(NetObject *self, PyObject *args)
     PyArrayObject *dy = NULL;
     size_t last = net->nlayers - 1;
     if (dy_obj != Py_None) {
-        char doc[64];
-        snprintf(doc, sizeof doc, "(%zu, %zu)", net->N, net->layers[last].out);
         npy_intp dims[2] = {(npy_intp)net->N, (npy_intp)net->layers[last].out};
-        dy = mlpc_as_array(dy_obj, mlpc_typenum(net->dtype), 2, dims, "output gradient", doc);
+        dy = mlpc_as_array(dy_obj, mlpc_typenum(net->dtype), 2, dims, "output gradient", NULL);
         if (!dy) return NULL;
     }
     int rc;
@@ -666,6 +680,7 @@ static PyObject *Net_get_dtype(NetObject *self, void *Py_UNUSED(c))
 
 static PyMethodDef Net_methods[] = {
     {"forward", (PyCFunction)Net_forward, METH_O, "forward(X) -> output (a copy)"},
+    {"predict", (PyCFunction)Net_predict, METH_O, "predict(X) -> int64 labels of forward(X)"},
     {"backward", (PyCFunction)Net_backward, METH_VARARGS,
      "backward(dY=None, need_dx=True) -> dX; dY None uses the gradient left by loss()"},
     {"loss", (PyCFunction)Net_loss, METH_VARARGS, "loss(kind, targets) -> cost"},

@@ -14,9 +14,14 @@
 /* Converts any array-like to a C-contiguous array of `typenum` with `ndim` dimensions, after
  * checking that it is numeric (TypeError) and of the expected shape (ValueError naming the
  * expected and the given shape). A dimension given as -1 may be anything but zero rows is an
- * error; ndim -1 takes any shape; `what` names the argument in messages, `shape_doc` the expected shape, e.g. "(N, 784)". */
+ * error; ndim -1 takes any shape; `what` names the argument in messages, `shape_doc` the expected
+ * shape, e.g. "(N, 784)" (NULL: spelled from dims, -1 as N). An array that is already what the
+ * core reads is returned as it is (a new reference), with no message prepared. */
 PyArrayObject *mlpc_as_array(PyObject *obj, int typenum, int ndim, const npy_intp *dims,
                              const char *what, const char *shape_doc);
+/* obj itself (a new reference) when it is a C-contiguous, aligned, native array of typenum with
+ * that shape; NULL, with no exception set, otherwise */
+PyArrayObject *mlpc_array_as_is(PyObject *obj, int typenum, int ndim, const npy_intp *dims);
 /* An array over memory the caller vouches for: base keeps that memory alive (a reference is
  * taken). Read-only unless writeable. */
 PyObject *mlpc_view(void *data, int typenum, int ndim, const npy_intp *dims, PyObject *base,

@@ -7,6 +7,7 @@
     cost = net.train_step(X, y, loss_fn, opt)
 """
 import os as _os
+import sys as _sys
 import warnings as _warnings
 
 import numpy as _np
@@ -38,8 +39,9 @@ __all__ = [
     "Sequential", "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MSELoss", "softmax",
     "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "fit", "evaluate", "History", "Callback", "EarlyStopping", "Recorder",
+    "TensorBoard", "lr_find",
     "save", "load", "save_optimizer", "load_optimizer", "from_torch", "ModelFileError",
-    "init", "schedules", "testing", "data", "plot", "training", "serialize",
+    "init", "schedules", "testing", "data", "plot", "training", "serialize", "tensorboard",
 ]
 
 
@@ -75,9 +77,27 @@ def _threads_from_environment():
         n = 0
     if n < 1:
         _warnings.warn(f"MLPC_NUM_THREADS must be an int >= 1, got {value!r}: ignored, mlpc "
-                       f"uses its default number of threads", RuntimeWarning, stacklevel=2)
+                       f"uses its default number of threads", RuntimeWarning,
+                       stacklevel=_importer_stacklevel())
         return None
     return n
+
+
+def _importer_stacklevel():
+    """The warnings.warn stacklevel, for its caller here, of the code that imported mlpc: frames
+    in this package and in the import system are passed over (warnings skips importlib's
+    frames itself, so they are not counted)."""
+    package = _os.path.dirname(_os.path.abspath(__file__))
+    frame, level = _sys._getframe(2), 1   # the warning's caller's caller
+    while frame is not None:
+        name = frame.f_code.co_filename
+        internal = "importlib" in name and "_bootstrap" in name
+        if not internal:
+            level += 1
+            if not _os.path.abspath(name).startswith(package + _os.sep):
+                return level
+        frame = frame.f_back
+    return level
 
 
 # The pool starts with one thread per CPU this process may run on; MLPC_NUM_THREADS overrides it.

@@ -108,7 +108,9 @@ class Dropout(Layer):
         super().__init__()
         p = _check_number("p", p, 0.0)
         if p >= 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}: p = 1 drops every unit")
+            why = "p = 1 drops every unit" if p == 1 else \
+                "p is a probability, not a percentage: Dropout(0.2) drops 20% of the units"
+            raise ValueError(f"dropout probability must be in [0, 1), got {p:g}: {why}")
         self.p = p
         self.seed = check_seed(seed, "Dropout")
 

@@ -124,6 +124,19 @@ def _save_plot(history, path):
     return None
 
 
+def _check_writable(folder):
+    """Create --out now and try a file in it, so that a folder that cannot be written is found
+    before training rather than after it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".mlpc-write-test-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise CLIError(f"--out {folder}: cannot write there ({e.strerror or e})") from None
+
+
 def cmd_train(args):
     import mlpc
     from . import data
@@ -138,11 +151,13 @@ def cmd_train(args):
     if widths[0] != dim:
         raise CLIError(f"--layers starts with {widths[0]} but {args.data} has inputs of width "
                        f"{dim}")
-    if widths[-1] < num_classes:
+    if widths[-1] != num_classes:   # more outputs would train classes that never occur
         raise CLIError(f"--layers ends with {widths[-1]} outputs but the data has {num_classes} "
-                       f"classes")
+                       f"classes: end it with {num_classes}")
     if args.patience is not None and val is None:
         raise CLIError("--patience needs a validation set: add --validation N")
+    if args.out:
+        _check_writable(args.out)
     dtype = args.dtype
     # standardize every input dimension with the training set's statistics
     scaler = data.Standardize().fit(X_train)
@@ -178,8 +193,7 @@ def cmd_train(args):
         save(net, model_path, optimizer=opt, extra={"input_mean": mean, "input_std": std})
         with open(os.path.join(args.out, "history.json"), "w") as f:
             json.dump({k: v.tolist() for k, v in history.as_dict().items()}, f)
-        note = _save_plot(history, os.path.join(args.out, "curves.png")) if len(history) else \
-            "no epochs: no plot"
+        note = _save_plot(history, os.path.join(args.out, "curves.png"))
         _say(args, f"saved {model_path}, history.json" + (", curves.png" if note is None else "")
              + f" in {args.out}")
         if note:
@@ -267,7 +281,7 @@ def make_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p):
-        p.add_argument("--epochs", type=_nonnegative_int, default=5,
+        p.add_argument("--epochs", type=_positive_int, default=5,
                        help="passes over the training set (default 5)")
         p.add_argument("--seed", type=int, default=0,
                        help="seed of the weights, dropout masks and batch order (default 0)")

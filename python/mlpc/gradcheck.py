@@ -7,15 +7,17 @@ size, and is exact to round-off. "Where is it wrong?": the elementwise check (`e
 compares single entries; a tensor that fails the directional check is also searched by halving
 (directional checks on halves of its entries) until the wrong entries are named.
 
-The estimate along a line φ(t) = J(θ + t v): central 4th-order differences at steps h and h/2,
-combined by Richardson extrapolation (6th order); their difference, plus the round-off
-16 ε_mach max|φ| / h amplified by the stencil, estimates the error δ of the estimate. A
-derivative disagrees only when |a − n| exceeds both δ and tol·(|a| + |n|); the reported error is
+The estimate along a line φ(t) = J(θ + t v): central 4th-order differences at steps h, h/2
+and h/4, combined by Richardson extrapolation (6th order); the difference of the two
+extrapolations (or, where the differences do not shrink as h⁴, their whole spread), plus the
+round-off 16 ε_mach max|φ| / h amplified by the stencil, bounds the error δ of the estimate.
+The steps shrink until δ is far below tol·|n| or round-off dominates. A derivative disagrees
+only when |a − n| exceeds both δ and tol·(|a| + |n|); the reported error is
 |a − n| / max(|a| + |n|, δ/tol), the relative error, except that a difference within the finite
-differences' own error counts at most tol. Steps never cross a kink (a ReLU-family input
-changing sign: the core compares every such input with the unperturbed pass and shrinks the
-step); where no step avoids one, the entry sits at a kink, and if its one-sided derivatives
-disagree it is reported as a kink, not an error.
+differences' own error counts at most tol, and 0 when both a and n are within δ of zero. Steps
+never cross a kink (a ReLU-family input changing sign: the core compares every such input with
+the unperturbed pass, and the step shrinks); where no step avoids one, the entry sits at a
+kink, and if its one-sided derivatives disagree it is reported as a kink, not an error.
 """
 from __future__ import annotations
 
@@ -43,14 +45,15 @@ Entry = namedtuple("Entry", "index analytic numeric error")
 Entry.__doc__ = """A derivative that disagrees: its index (an entry of the tensor, or ("direction",
 d) for a directional check), the analytic and the numeric value and the error."""
 Kink = namedtuple("Kink", "index analytic left right")
-Kink.__doc__ = """A derivative at a kink: one-sided numeric derivatives left and right differ, and
-backpropagation gives one branch (mlpc's convention: the branch x > 0 at 0)."""
+Kink.__doc__ = """A derivative at a kink: the one-sided numeric derivatives left and right differ,
+and backpropagation gives one branch (at 0 mlpc takes the derivative of the branch x <= 0:
+relu′(0) = 0, leaky_relu′(0) = slope)."""
 
 
 class GradcheckResult(dict):
     """{tensor name: max error} of a gradient check, and what a student needs to act on it:
 
-    - `passed`: every error is below `tol`;
+    - `passed`: no error exceeds `tol`;
     - `failures`: {name: [Entry(index, analytic, numeric, error), ...]} worst first, for the
       tensors that fail (located down to single entries);
     - `kinks`: {name: [Kink(index, analytic, left, right), ...]}: derivatives at a ReLU-family
@@ -338,7 +341,10 @@ def gradcheck(net: Any, loss_fn: Any, x: ArrayLike, y: ArrayLike, eps: Optional[
 
     Returns a GradcheckResult: {name: max error} (see the module docstring for the error and
     the criterion), passed, failures (worst entries), kinks; its repr is a readable report.
-    A correct network gives errors of about 1e-10 and passes at tol = 1e-7. eps: the first
+    A correct network gives errors of about 1e-11 (1e-9 to 1e-8 for tensors before ReLU-like
+    units, whose kinks limit the steps) and passes at tol = 1e-7; a wrong gradient shows 1e-6
+    and more. Cost: 8 passes per direction and tensor (more where kinks shrink the steps), e.g.
+    0.3 s of CPU time for a 784-100-10 ReLU network on a batch of 256. eps: the first
     finite-difference step relative to each tensor's RMS value (default 1e-2; the steps shrink
     from there as needed)."""
     _check_options(tol, directions, eps)

@@ -263,8 +263,26 @@ class Linear(Layer):
                 f"bias={self.has_bias}, init={self.init!r}")
 
 
+def _elementwise(layer: Layer, x: ArrayLike, units: int) -> NDArray[Any]:
+    """An elementwise layer applied on its own to an array of any shape (a list, a vector, a 0-d
+    value, a stack of matrices): rows (N, units) go through the layer as they are; any other
+    array is computed as rows of `units` values (its last axis when units > 1) and given back in
+    its own shape."""
+    x = np.asarray(x)
+    if x.ndim == 2:
+        return Layer.__call__(layer, x)
+    if units > 1 and (x.ndim == 0 or x.shape[-1] != units):
+        raise ValueError(f"{type(layer).__name__}({layer.extra_repr()}) has one parameter per "
+                         f"unit: expected an array whose last axis has {units} units, got shape "
+                         f"{x.shape}")
+    if x.size == 0:   # nothing to compute; a network cannot be built for zero rows
+        return np.empty(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+    return Layer.__call__(layer, x.reshape(-1, units)).reshape(x.shape)
+
+
 class Activation(Layer):
-    """An elementwise activation; subclasses fix the function."""
+    """An elementwise activation; subclasses fix the function. Called on its own it takes an
+    array of any shape: `mlpc.ReLU()([-1.0, 2.0])`."""
 
     act = _core.ACT_IDENTITY
     alpha = 0.0
@@ -274,6 +292,9 @@ class Activation(Layer):
         specs.append({"kind": _core.LAYER_ACTIVATION, "in": width, "out": width, "act": self.act,
                       "alpha": float(self.alpha), "option": int(bool(self.param_names))})
         return width
+
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
+        return _elementwise(self, x, 1)
 
     def function(self, x: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
         """(f(x), f'(x)) elementwise, straight from the C kernels (float64 unless x is float32)."""
@@ -424,6 +445,9 @@ class PReLU(Layer):
         specs.append({"kind": _core.LAYER_PRELU, "in": width, "out": width,
                       "option": int(self.num_parameters == 1), "alpha": self.init})
         return width
+
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
+        return _elementwise(self, x, self.num_parameters)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}, init={self.init}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
@@ -57,5 +58,12 @@ class MSELoss(Loss):
 
 
 def softmax(scores: ArrayLike) -> NDArray[Any]:
-    """Row-wise softmax probabilities of a (N, K) array."""
-    return _core.softmax(scores)
+    """Softmax probabilities over the last axis: of a (K,) vector, of each row of a (N, K) array,
+    or of any (..., K) array."""
+    s = np.asarray(scores)
+    if s.ndim == 2:
+        return _core.softmax(s)
+    if s.ndim == 0 or s.size == 0:
+        raise ValueError(f"softmax: expected scores with a non-empty last axis (the classes), got "
+                         f"shape {s.shape}")
+    return _core.softmax(s.reshape(-1, s.shape[-1])).reshape(s.shape)

@@ -19,6 +19,7 @@ before the smoothed loss's minimum, leaving out the first `skip_start` steps (th
 still settling there). None when fewer than 3 steps are left to choose from.
 """
 import math
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -44,20 +45,22 @@ class LRFindResult:
     """lrs, losses (raw batch costs), smoothed, suggested_lr; plot(ax=None); unpacks as
     (lrs, losses, suggested_lr)."""
 
-    def __init__(self, lrs, losses, smoothed, suggested_lr, stopped_early):
+    def __init__(self, lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray,
+                 suggested_lr: Optional[float], stopped_early: bool) -> None:
         self.lrs, self.losses, self.smoothed = lrs, losses, smoothed
         self.suggested_lr = suggested_lr
         self.stopped_early = stopped_early
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.lrs, self.losses, self.suggested_lr))
 
-    def plot(self, ax=None):
+    def plot(self, ax: Any = None) -> Any:
         """Loss against learning rate on a log axis: the raw batch costs faint, the smoothed
         curve, and the suggested lr as a dashed line. Returns the Figure."""
-        from .plot import _pyplot
+        from .plot import new_figure
         if ax is None:
-            fig, ax = _pyplot().subplots(figsize=(6, 4))
+            fig = new_figure((6, 4))
+            ax = fig.subplots()
         else:
             fig = ax.figure
         ax.plot(self.lrs, self.losses, color="C0", alpha=0.3, lw=1, label="batch cost")
@@ -95,8 +98,10 @@ def _suggest(lrs, smoothed, skip_start):
     return float(lrs[window][int(np.argmin(slope))])
 
 
-def lr_find(net, loss_fn, optimizer, X, y, start_lr=1e-7, end_lr=10.0, num_steps=200,
-            batch_size=100, smoothing=0.9, diverge=4.0, skip_start=10, seed=None):
+def lr_find(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
+            start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 200,
+            batch_size: int = 100, smoothing: float = 0.9, diverge: float = 4.0,
+            skip_start: int = 10, seed: Any = None) -> "LRFindResult":
     """The learning-rate range test on a copy of `net` and `optimizer` (see the module
     docstring); returns an LRFindResult. X, y as for fit; batches are drawn from one shuffled
     pass after another (np.random.default_rng(seed))."""
@@ -125,15 +130,17 @@ def lr_find(net, loss_fn, optimizer, X, y, start_lr=1e-7, end_lr=10.0, num_steps
 
     trial = net.copy()
     trial.train()
-    trial_opt = type(optimizer)(trial, optimizer.lr)
+    rule: Any = type(optimizer)              # each rule's constructor takes (net, lr, ...)
+    trial_opt = rule(trial, optimizer.lr)
     trial_opt.load_state_dict(optimizer.state_dict())
     rng = np.random.default_rng(seed)
     n = len(X)
     order, at = rng.permutation(n), 0
-    lrs = start_lr * (end_lr / start_lr) ** (np.arange(num_steps) / (num_steps - 1))
-    losses, smoothed = [], []
+    sweep = start_lr * (end_lr / start_lr) ** (np.arange(num_steps) / (num_steps - 1))
+    losses: list[float] = []
+    smoothed: list[float] = []
     avg, best, stopped = 0.0, math.inf, False
-    for k, lr in enumerate(lrs):
+    for k, lr in enumerate(sweep):
         if at + batch_size > n and at > 0:
             order, at = rng.permutation(n), 0
         idx = order[at:at + batch_size]
@@ -151,7 +158,6 @@ def lr_find(net, loss_fn, optimizer, X, y, start_lr=1e-7, end_lr=10.0, num_steps
         if s > diverge * best:
             stopped = True
             break
-    m = len(losses)
-    lrs, losses, smoothed = lrs[:m], np.array(losses), np.array(smoothed)
-    suggestion = _suggest(lrs, smoothed, skip_start) if m else None
-    return LRFindResult(lrs, losses, smoothed, suggestion, stopped)
+    lrs, cost, smooth = sweep[:len(losses)], np.array(losses), np.array(smoothed)
+    suggestion = _suggest(lrs, smooth, skip_start) if len(lrs) else None
+    return LRFindResult(lrs, cost, smooth, suggestion, stopped)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Mapping, Optional, Union
+from typing import (TYPE_CHECKING, Any, BinaryIO, Iterator, Literal, Mapping, Optional, Union,
+                    overload)
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -16,6 +17,7 @@ from .losses import Loss
 
 if TYPE_CHECKING:   # annotations only: optim and serialize come after this module
     from .optim import Optimizer
+    from .summary import Summary
 
 _DTYPES = {"float32": _core.FLOAT32, "float64": _core.FLOAT64}
 
@@ -224,6 +226,9 @@ class Sequential(Layer):
         Any array-like is converted once to a C-contiguous array of the network's dtype.
         NaN or infinite inputs are computed through (IEEE arithmetic), never rejected.
         A block of a larger network computes alone, as a copy (like any layer of a network)."""
+        core = self._core   # set only on a network of its own (a block's is None)
+        if core is not None:
+            return core.forward(x)
         if self._outer() is not None:
             return Layer.__call__(self, x)
         return self._core_for(x).forward(x)
@@ -242,11 +247,26 @@ class Sequential(Layer):
             self._build(shape[1])
         return self._core
 
-    def backward(self, grad_output: Optional[ArrayLike] = None) -> NDArray[Any]:
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike] = None,
+                 input_grad: Literal[True] = True) -> NDArray[Any]: ...
+
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike], input_grad: Literal[False]) -> None: ...
+
+    @overload
+    def backward(self, grad_output: Optional[ArrayLike] = None, *,
+                 input_grad: Literal[False]) -> None: ...
+
+    def backward(self, grad_output: Optional[ArrayLike] = None,
+                 input_grad: bool = True) -> Optional[NDArray[Any]]:
         """Backpropagate ∂J/∂output (shape (N, out)) from the last forward pass; fills every
         parameter gradient (accumulating, plus 2λW for l2) and returns ∂J/∂x. With no argument,
-        starts from the gradient the last `loss()`/`cost()` left."""
-        return self._ensure_core().backward(grad_output, True)
+        starts from the gradient the last `loss()`/`cost()` left. input_grad=False skips ∂J/∂x
+        (the first layer's input-gradient product and its copy) and returns None."""
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+        return self._ensure_core().backward(grad_output, bool(input_grad))
 
     def loss(self, loss_fn: Loss, targets: ArrayLike) -> float:
         """The loss of the last forward pass (computed in the core); leaves its gradient for
@@ -266,10 +286,12 @@ class Sequential(Layer):
                    optimizer: Optimizer) -> float:
         """Zero the gradients, forward, loss, backward and update in one C call; returns the cost
         (loss + penalty) before the update."""
-        from .optim import Optimizer   # here, not at the top: optim imports network
-        if not isinstance(optimizer, Optimizer):
+        # every mlpc optimizer has _train_step (optim imports this module, so no isinstance
+        # against its class here: an import per call cost a quarter of a small step)
+        step = getattr(optimizer, "_train_step", None)
+        if step is None:
             raise TypeError(f"train_step takes a mlpc optimizer, got {type(optimizer).__name__}")
-        return optimizer._train_step(self._core_for(x), x, targets, loss_fn)
+        return step(self._core or self._core_for(x), x, targets, loss_fn)
 
     def zero_grad(self) -> None:
         self._ensure_core().zero_grad()
@@ -287,12 +309,18 @@ class Sequential(Layer):
         return _core.softmax(scores)
 
     def predict(self, x: ArrayLike) -> NDArray[np.int64]:
-        """Class indices in eval mode (argmax of the outputs; output > 0 for one output)."""
+        """Class indices in eval mode (argmax of the outputs, the first maximum or NaN; output
+        > 0 for one output), as int64."""
+        if self._outer() is not None:   # a block computes alone, through forward
+            with _mode(self, False):
+                scores = self.forward(x)
+            if scores.shape[1] == 1:
+                return (scores[:, 0] > 0).astype(np.int64)
+            return np.argmax(scores, axis=1)
+        if not self._training:           # already in eval mode: no toggling
+            return self._core_for(x).predict(x)
         with _mode(self, False):
-            scores = self.forward(x)
-        if scores.shape[1] == 1:
-            return (scores[:, 0] > 0).astype(np.int64)
-        return np.argmax(scores, axis=1)
+            return self._core_for(x).predict(x)
 
     # -- modes -----------------------------------------------------------------------------------
     @property
@@ -419,14 +447,14 @@ class Sequential(Layer):
         extra = f"dtype={self.dtype}" + (f", l2={self.l2}" if self.l2 else "")
         return f"Sequential(\n{inner}\n)  # {extra}"
 
-    def summary(self):
+    def summary(self) -> "Summary":
         """A table of the layers (name, type, output shape, parameter count, trainable) and the
         totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
         (mlpc.summary.Summary; its rows and totals are attributes too)."""
         from .summary import Summary
         return Summary(self)
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         """The notebook's view of a network: its summary table (the text repr stays the
         PyTorch-like tree)."""
         if self._core is None and self._outer() is None:

@@ -333,9 +333,17 @@ class Optimizer:
         return reduce_optimizer(self)
 
     def __repr__(self) -> str:
+        """Every setting that changes the update: the rule's own, then weight decay, clipping and
+        the schedule when they are on (decay_all when weight decay is)."""
         config = self._config()
-        args = ", ".join(f"{n}={config[n]}" for n in ("lr",) + self._fields)
-        return f"{type(self).__name__}({args})"
+        shown = list(("lr",) + self._fields)
+        if config["weight_decay"]:
+            shown += ["weight_decay"] + (["decay_all"] if config["decay_all"] else [])
+        shown += [n for n in ("clip_norm", "clip_value") if config[n]]
+        args = [f"{n}={config[n]}" for n in shown]
+        if self._schedule is not None:
+            args.append(f"schedule={self._schedule!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 class SGD(Optimizer):

@@ -9,11 +9,14 @@ into existing axes, otherwise a new figure is created.  Nothing here calls
 On a machine without a display (no ``$DISPLAY``/``$WAYLAND_DISPLAY``, not in
 Jupyter, and no backend chosen by the user) the non-interactive ``Agg``
 backend is selected, so scripts can save figures on headless servers.
+Under Jupyter's inline backend figures are made outside pyplot (see
+:func:`new_figure`), so a figure that is a cell's value is shown once.
 """
 
 import math
 import os
 import sys
+from typing import Any, Optional
 
 import numpy as np
 
@@ -114,21 +117,34 @@ def _grid(n, ncols, axes=None, panel_size=(2.8, 2.3)):
     return fig, flat[:n]
 
 
-def _fixed_grid(nrows, ncols, panel, title, title_lines, label_lines):
+def _fixed_grid(nrows, ncols, panel, title, title_lines, label_lines, strips=0):
     """A figure of nrows × ncols panels laid out once by fixed margins (matplotlib's
-    tight_layout costs seconds on grids of 50 panels). `title_lines`: lines of the panel titles
-    to leave room for; `label_lines`: lines of the row labels left of the first column."""
+    tight_layout costs seconds on grids of 50 panels), and `strips` summary panels right of
+    them: stacked in one column (each spanning a share of the rows) when there are enough
+    rows, else side by side. `title_lines`: lines of the panel titles to leave room for;
+    `label_lines`: lines of the row labels left of the first column. Returns (fig, grid of
+    axes, [strip axes])."""
     head = 0.15 * title_lines + 0.1                      # inches above each panel for its title
     top = 0.15 + 0.25 * (title.count("\n") + 1 if title else 0)   # inches for the figure title
     left = 0.45 + 0.16 * label_lines
-    width = panel[0] * ncols + left + 0.15
+    stacked = strips <= nrows
+    extra = (1 if stacked else strips) if strips else 0
+    ratio = 1.5 if strips else 1.0                       # strips a little wider, for a legend
+    width = panel[0] * (ncols + ratio * extra) + left + 0.15 + 0.35 * extra
     height = (panel[1] + head + 0.2) * nrows + 0.35 + top
     fig = new_figure((width, height))
-    grid = fig.subplots(nrows, ncols, squeeze=False)
-    fig.subplots_adjust(left=left / width, right=1 - 0.15 / width, bottom=0.5 / height,
-                        top=1 - (top + head) / height, wspace=0.45,
-                        hspace=(head + 0.3) / panel[1])
-    return fig, grid
+    gs = fig.add_gridspec(nrows, ncols + extra, width_ratios=[1.0] * ncols + [ratio] * extra,
+                          left=left / width, right=1 - 0.15 / width, bottom=0.5 / height,
+                          top=1 - (top + head) / height, wspace=0.45,
+                          hspace=(head + 0.3) / panel[1])
+    grid = np.array([[fig.add_subplot(gs[i, j]) for j in np.arange(ncols)]
+                     for i in np.arange(nrows)], dtype=object)
+    if stacked:
+        cuts = np.linspace(0, nrows, strips + 1).round().astype(int)
+        strip_axes = [fig.add_subplot(gs[a:b, ncols]) for a, b in zip(cuts[:-1], cuts[1:])]
+    else:
+        strip_axes = [fig.add_subplot(gs[:, ncols + k]) for k in np.arange(strips)]
+    return fig, grid, strip_axes
 
 
 def _flat(values):
@@ -236,9 +252,12 @@ def _state_panel(ax, text, title):
         _title(ax, title)
 
 
-def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=None):
+def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=None,
+                color="C0", xticks=True):
     """One histogram, drawn as a single filled step patch (a bar per bin is dozens of artists
-    per panel: seconds per grid)."""
+    per panel: seconds per grid). Without `xticks` (a panel above others with the same x-axis)
+    only a grey line at |v| = 1 (magnitudes) or 0 marks the scale: every tick costs
+    milliseconds to draw."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
     if state is not None:
         _state_panel(ax, state, title)
@@ -246,7 +265,7 @@ def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=N
     edges = _edges(data, bins, hist_range, magnitude)
     counts, _ = np.histogram(data, bins=edges)
     baseline = 0.5 if log else 0.0       # a log axis has no 0: empty bins sit below the view
-    ax.stairs(np.maximum(counts, baseline), edges, fill=True, baseline=baseline)
+    ax.stairs(np.maximum(counts, baseline), edges, fill=True, baseline=baseline, color=color)
     if magnitude:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(numticks=4))
@@ -255,6 +274,10 @@ def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=N
     else:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10]))
         ax.xaxis.set_major_formatter(FuncFormatter(_short_number))
+    if not xticks:
+        ax.xaxis.set_major_locator(NullLocator())
+    if magnitude or edges[0] < 0 < edges[-1]:
+        ax.axvline(1.0 if magnitude else 0.0, color="0.55", linewidth=0.7, zorder=0)
     if magnitude:                        # a little room beyond the outer bins
         pad = (edges[-1] / edges[0]) ** 0.02
         ax.set_xlim(edges[0] / pad, edges[-1] * pad)
@@ -267,8 +290,8 @@ def _hist_panel(ax, data, bins, log, hist_range, title, magnitude=False, state=N
         ax.yaxis.set_major_locator(LogLocator(numticks=3))
         ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
         ax.yaxis.set_minor_locator(NullLocator())
-    else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+    else:                                # few ticks: each one costs milliseconds to draw
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=2, integer=True))
     if title:
         _title(ax, title)
     ax.tick_params(labelsize=7)
@@ -398,24 +421,27 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
         ``"row"`` (or True): panels of a row share one range and bins;
         ``"all"``: every panel of the grid does, so the x position alone
         tells a vanishing 1e-8 from an exploding 1e12 (best with
-        ``magnitude=True``).
+        ``magnitude=True``); the x tick labels are then written under the
+        bottom row only, and a grey line in every panel marks |v| = 1 (or 0).
     strips : list of (label, values, scale), optional
-        Per-layer summaries drawn as extra columns right of the grid, one
-        line over the layers per row: ``values[i][j]`` is the number for row
-        ``i``, layer ``j`` (e.g. the std, or the fraction of zeros); scale
-        is ``"log"`` (a log y-axis, for stds and norms), ``"fraction"``
-        (y from 0 to 100%) or ``"linear"``.
+        Per-layer summaries, one panel each right of the grid with one line
+        over the layers per row (in that row's colour, which its histograms
+        share): ``values[i][j]`` is the number for row ``i``, layer ``j``
+        (e.g. the std, or the fraction of zeros); scale is ``"log"`` (a log
+        y-axis, for stds and norms), ``"fraction"`` (0 to 100%) or
+        ``"linear"``.
     panel_size : (float, float)
         Inches per panel.
     axes : 2-D array of Axes, optional
-        Draw into ``axes[i][j]``; must cover every cell that has data (and
-        the strip columns after the layers when ``strips`` are given).
+        Draw into ``axes[i][j]``; must cover every cell that has data (and,
+        when ``strips`` are given, the first row holds one more axes per
+        strip after the layers).
 
     Returns
     -------
     matplotlib.figure.Figure
-        With exactly one axes per (row, layer) cell and one per (row, strip)
-        when the function created it.
+        With exactly one axes per (row, layer) cell, then one per strip, when
+        the function created it.
     """
     rows = [list(r) for r in rows]
     nrows = len(rows)
@@ -442,85 +468,84 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
     if axes is None:
         lines = 1 + any(note for r in prepared for _, note, _ in r)
         label_lines = 1 + max((str(t).count("\n") + 1 for t in row_labels or ()), default=0)
-        fig, grid = _fixed_grid(nrows, ncols + len(strips), panel_size, title, lines,
-                                label_lines)
+        fig, grid, strip_axes = _fixed_grid(nrows, ncols, panel_size, title, lines,
+                                            label_lines, len(strips))
         for i, r in enumerate(rows):
-            for ax in grid[i, len(r):ncols]:
+            for ax in grid[i, len(r):]:
                 fig.delaxes(ax)
     else:
         grid = np.asarray(axes, dtype=object).reshape(nrows, -1)
         if grid.shape[1] < ncols + len(strips):
             raise ValueError(f"need {ncols + len(strips)} axes per row, got {grid.shape[1]}")
         fig = grid.flat[0].figure
+        strip_axes = list(grid[0, ncols:ncols + len(strips)])
 
     def shared(cells):
         return _shared_range([d for d, _, state in cells if state is None])
 
+    # with strips, each row has its own colour, shared by its line in the strips
+    colors = [f"C{i % 10}" if strips else "C0" for i in np.arange(nrows)]
     everywhere = shared([c for r in prepared for c in r]) if share == "all" else None
+    # the lowest panel with a histogram in each column: its x-axis gets the ticks and label
+    lowest = [max((i for i, r in enumerate(prepared) if len(r) > j and r[j][2] is None),
+                  default=None) for j in np.arange(ncols)]
     ylabel = "count" + (" (log)" if log else "")
     for i, cells in enumerate(prepared):
         hist_range = range if range is not None else \
             everywhere if share == "all" else shared(cells) if share == "row" else None
         for j, (data, note, state) in enumerate(cells):
-            ax = grid[i, j]
-            _hist_panel(ax, data, bins, log, hist_range, _panel_title(col_labels[j], note),
-                        magnitude, state)
+            # with one x-axis for the whole grid, tick labels under each column only
+            _hist_panel(grid[i, j], data, bins, log, hist_range,
+                        _panel_title(col_labels[j], note), magnitude, state, colors[i],
+                        xticks=share != "all" or lowest[j] == i)
         if row_labels is not None and cells:
-            grid[i, 0].set_ylabel(f"{row_labels[i]}\n{ylabel}", fontsize=9)
-        for k, (label, values, scale) in enumerate(strips):
-            _strip_panel(grid[i, ncols + k], values[i], label, scale, _strip_limits(values, scale),
-                         last=i == nrows - 1)
-    # the quantity under the lowest panel of each column
-    for j in np.arange(ncols):
-        lowest = max(i for i, r in enumerate(rows) if len(r) > j)
-        if prepared[lowest][j][2] is None:
-            grid[lowest, j].set_xlabel(_axis_text(xlabel, magnitude), fontsize=8)
+            counted = cells[0][2] is None
+            grid[i, 0].set_ylabel(f"{row_labels[i]}" + (f"\n{ylabel}" if counted else ""),
+                                  fontsize=9)
+    names = [str(t).split("\n")[0] for t in row_labels] if row_labels is not None else \
+        [f"row {i + 1}" for i in np.arange(nrows)]
+    for k, (ax, (label, values, scale)) in enumerate(zip(strip_axes, strips)):
+        _strip_panel(ax, values, label, scale, names, colors, legend=k == 0)
+    for j, i in enumerate(lowest):       # the quantity under each column (if nothing is below)
+        if i is not None and not any(len(r) > j for r in rows[i + 1:]):
+            grid[i, j].set_xlabel(_axis_text(xlabel, magnitude), fontsize=8)
     if title:
         fig.suptitle(title, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
 
 
-def _strip_limits(values, scale):
-    """One y-range for a strip's panels in every row, so rows compare at a glance (None: the
-    panel's own)."""
-    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
-    flat = flat[np.isfinite(flat) & ((flat > 0) if scale == "log" else True)]
-    if scale != "log" or not flat.size:
-        return None
-    lo, hi = np.log10(flat.min()), np.log10(flat.max())
-    pad = max(0.1 * (hi - lo), 0.5)
-    return 10 ** (lo - pad), 10 ** (hi + pad)
-
-
-def _strip_panel(ax, values, label, scale, limits, last):
-    """One row's per-layer summary: a line over layers 1..L."""
+def _strip_panel(ax, values, label, scale, names, colors, legend):
+    """A per-layer summary: one line over layers 1..L per row of the grid."""
     from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator, NullLocator,
                                    PercentFormatter)
-    values = np.asarray(values, dtype=np.float64)
-    layers = np.arange(1, len(values) + 1)
-    shown = values if scale != "log" else np.where(values > 0, values, np.nan)
-    ax.plot(layers, shown, marker="o", markersize=3, color="C1")
+    nothing = True
+    for row, name, color in zip(values, names, colors):
+        row = np.asarray(row, dtype=np.float64)
+        if scale == "log":
+            row = np.where(row > 0, row, np.nan)       # zeros have no place on a log axis
+        nothing &= not np.isfinite(row).any()
+        ax.plot(np.arange(1, len(row) + 1), row, marker="o", markersize=3, color=color,
+                label=name)
     if scale == "log":
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(numticks=4))
+        ax.yaxis.set_major_locator(LogLocator(numticks=6))
         ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
         ax.yaxis.set_minor_locator(NullLocator())
-        if limits is not None:
-            ax.set_ylim(limits)
-        if not np.isfinite(shown).any():
+        if nothing:
             ax.text(0.5, 0.5, "all zeros", transform=ax.transAxes, ha="center", va="center",
                     fontsize=9, color="0.25")
     elif scale == "fraction":
         ax.set_ylim(-0.05, 1.05)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-    ax.set_xlim(0.5, len(values) + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.set_xlim(0.5, max(len(v) for v in values) + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax.grid(True, alpha=0.3)
-    _title(ax, label)
-    if last:
-        ax.set_xlabel("layer", fontsize=8)
+    _title(ax, label, fontsize=9)
+    ax.set_xlabel("layer", fontsize=8)
     ax.tick_params(labelsize=7)
+    if legend:
+        ax.legend(fontsize=6, loc="best", framealpha=0.7)
 
 
 # --------------------------------------------------------------------------
@@ -796,6 +821,7 @@ def activation_gallery(names, xs, ys, dys, formulas=None, ncols=4, axes=None, ti
         if formulas is not None and formulas[i]:
             heading = f"{heading}\n{formulas[i]}"
         ax.set_title(heading, fontsize=10)
+        ax.set_xlabel("x", fontsize=8)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     if title:
@@ -927,13 +953,15 @@ def _final_histogram(ax, recorder, names, quantity, colors, index):
     return drawn
 
 
-def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=None):
+def training_health(recorder: Any, layers: Any = None, index: int = -1,
+                    figsize: tuple[float, float] = (15, 8.5), title: Optional[str] = None) -> Any:
     """One figure of the training-health panels of Karpathy's "makemore part 3", from a
     Recorder of any run (record with what="all" and a range for every panel):
 
       1 activation std per layer over the recorded steps (layer outputs)
       2 saturation per layer: the fraction of outputs with |h| > recorder.saturation (tanh-like
-        units on their flat tails pass almost no gradient)
+        units on their flat tails pass almost no gradient); for ReLU layers the fraction of
+        outputs exactly 0 instead (inactive units, the ReLU's flat part)
       3 gradient std per layer: std of ∂J/∂h (the layer's output gradient)
       4 update:data ratio std(ΔW)/std(W) per weight matrix, log axis, with the 1e-3 guide
         (well above: the step is too large, far below: the layer barely learns)
@@ -952,8 +980,8 @@ def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=No
                          "callbacks, or call recorder.record(net) after a step)")
     names = _health_layers(recorder, layers)
     plt = _pyplot()
-    fig, grid = plt.subplots(2, 3, figsize=figsize)
-    axes = list(grid.ravel())
+    fig = new_figure(figsize)
+    axes = list(fig.subplots(2, 3).ravel())
     steps = np.asarray(recorder.recorded_steps)
     cmap = plt.get_cmap("viridis" if len(names) > 10 else "tab10")
     colors = {n: cmap(i / max(len(names) - 1, 1) if len(names) > 10 else i)
@@ -978,8 +1006,15 @@ def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=No
 
     axes[0].set_title("activation std per layer")
     series(axes[0], "output", "std", "std of layer output h")
-    axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
-    series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
+    from .layers import ReLU
+    kinds = dict(recorder.net.named_layers()) if recorder.net is not None else {}
+    if names and all(isinstance(kinds.get(n), ReLU) for n in names):
+        # a ReLU does not saturate; its flat part is h = 0, where no gradient passes
+        axes[1].set_title("inactive units: h = 0 (ReLU)")
+        series(axes[1], "output", "zero_fraction", "outputs exactly 0 (%)", percent=True)
+    else:
+        axes[1].set_title(f"saturation: |h| > {recorder.saturation:g}")
+        series(axes[1], "output", "saturation", "saturated outputs (%)", percent=True)
     axes[2].set_title("gradient std per layer")
     series(axes[2], "grad_output", "std", "std of ∂J/∂h", log=True)
 
@@ -1014,12 +1049,15 @@ def training_health(recorder, layers=None, index=-1, figsize=(15, 8.5), title=No
         else:
             _not_recorded(ax, "histograms: Recorder(range=...)\nor keep_values=True")
 
-    handles = [plt.Line2D([], [], color=colors[n], lw=2.5) for n in names]
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colors[n], lw=2.5) for n in names]
     ncol = min(len(names), 6)
     fig.suptitle(title or "training health", fontsize=13, y=0.995)
     fig.legend(handles, [_layer_label(recorder, n) for n in names], loc="upper center",
                bbox_to_anchor=(0.5, 0.965), ncol=ncol, fontsize=10, frameon=False,
                title="colour = layer (panels 1-3, 5, 6)", title_fontsize=9)
     rows = -(-len(names) // ncol)
-    fig.tight_layout(rect=(0, 0, 1, 0.94 - 0.03 * rows))
+    # fixed margins: tight_layout would take a second measuring every label
+    fig.subplots_adjust(left=0.065, right=0.985, bottom=0.07, top=0.89 - 0.03 * rows,
+                        wspace=0.3, hspace=0.38)
     return fig

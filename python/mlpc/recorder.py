@@ -97,8 +97,8 @@ class Recorder(Callback):
     steps: the steps (counted from 0 within fit) to record: an iterable of ints, a callable
     step -> bool, or None for every step.
     what: quantities to record, or "all" for every one (what training_health and the
-    gradient:data and update:data ratios need): "output" (layer.output, the activations of the batch just
-    trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
+    gradient:data and update:data ratios need): "output" (layer.output, the activations of
+    the batch just trained), "grad_output" (layer.grad_output, ∂J/∂output of that batch), "grad" (each
     parameter's gradient), "param" (each parameter's value after the update) and "update"
     (ΔW = W after − W before the step just taken: exact, from the copy of the parameters fit
     takes before every step; record(net, before=...) outside fit).
@@ -190,8 +190,8 @@ class Recorder(Callback):
         else:
             self._range = self._check_range(range)
         self.keep_values = bool(keep_values)
-        self.net = None
-        self._plan = None
+        self.net: Optional[Sequential] = None
+        self._plan: Optional[_Plan] = None
         self.clear()
 
     @staticmethod
@@ -290,7 +290,8 @@ class Recorder(Callback):
         if self._select is None or self._select(step):
             self._record(self._plan, step, info.get("epoch"), info.get("params_before"))
 
-    def record(self, net, step=None, epoch=None, before=None):
+    def record(self, net: Sequential, step: Optional[int] = None, epoch: Optional[int] = None,
+               before: Any = None) -> None:
         """Take a snapshot of `net` as the last forward/backward left it. before: the flat
         parameters before the step (a copy of net._core.flat(False) taken before train_step),
         for the "update" quantity; without it updates are NaN."""
@@ -299,15 +300,14 @@ class Recorder(Callback):
         plan = self._plan
         if plan is None or plan.net is not net or plan.core is not net._core or \
                 plan.what != self.what or plan.layers != self.layers:
-            self._plan = _Plan(net, self)
+            plan = self._plan = _Plan(net, self)
         self.net = net
         if before is not None:
             before = np.asarray(before)
-            if before.shape != self._plan.flat.shape:
+            if before.shape != plan.flat.shape:
                 raise ValueError(f"record: before must be the flat parameters, shape "
-                                 f"{self._plan.flat.shape}, got {before.shape}")
-        self._record(self._plan, len(self.recorded_steps) if step is None else int(step), epoch,
-                     before)
+                                 f"{plan.flat.shape}, got {before.shape}")
+        self._record(plan, len(self.recorded_steps) if step is None else int(step), epoch, before)
 
     def _record(self, plan, step, epoch, before=None):
         ranges = self._prepare(plan)
@@ -338,7 +338,7 @@ class Recorder(Callback):
         self.recorded_epochs.append(epoch)
 
     # -- results -----------------------------------------------------------------------------
-    def keys(self):
+    def keys(self) -> list[tuple[str, str]]:
         """The recorded (name, quantity) pairs, in layer order."""
         return list(self._column)
 
@@ -348,14 +348,14 @@ class Recorder(Callback):
             raise KeyError(f"{key} was not recorded; recorded: {self.keys()}")
         return key
 
-    def moments(self, name, quantity="output"):
+    def moments(self, name: Any, quantity: str = "output") -> dict[str, np.ndarray]:
         """{"mean", "std", "zero_fraction", "norm", "min", "max", "saturation"}: float64 arrays,
         one entry a snapshot."""
         key = self._series(name, quantity)
         a = self._stats[:len(self.recorded_steps), self._column[key]]
         return {stat: a[:, i].copy() for i, stat in enumerate(self.STATS)}
 
-    def ratio(self, name, quantity="update"):
+    def ratio(self, name: str, quantity: str = "update") -> np.ndarray:
         """std(quantity)/std(W) per snapshot for the parameter `name` ("0.weight"): "grad" gives
         the gradient:data ratio, "update" the update:data ratio std(ΔW)/std(W) of the step just
         taken (W after it; Karpathy's guide: about 1e-3). Needs "param" and that quantity
@@ -367,27 +367,27 @@ class Recorder(Callback):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
 
-    def parameter_names(self):
+    def parameter_names(self) -> list[str]:
         """The parameters with recorded moments, in layer order ("0.weight", "0.bias", ...)."""
         return list(dict.fromkeys(n for n, q in self._column if q in _PER_TENSOR))
 
-    def layer_names(self, quantity="output"):
+    def layer_names(self, quantity: str = "output") -> list[str]:
         """The layers whose `quantity` ("output" or "grad_output") was recorded, in order."""
         return [n for n, q in self._column if q == quantity]
 
-    def edges(self, name, quantity="output"):
+    def edges(self, name: Any, quantity: str = "output") -> Optional[np.ndarray]:
         """The bin edges (bins + 1,) of this series' histograms, None without a range."""
         r = self.ranges.get(self._series(name, quantity))
         return None if r is None else np.linspace(r[0], r[1], self.bins + 1)
 
-    def counts(self, name, quantity="output"):
+    def counts(self, name: Any, quantity: str = "output") -> Optional[np.ndarray]:
         """int64 array (snapshots, bins) of histogram counts (None without a range)."""
         key = self._series(name, quantity)
         if key not in self._hist_column:
             return None
         return self._counts[:len(self.recorded_steps), self._hist_column[key], 1:-1].copy()
 
-    def out_of_range(self, name, quantity="output"):
+    def out_of_range(self, name: Any, quantity: str = "output") -> Optional[np.ndarray]:
         """int64 array (snapshots, 2): the values below lo and above hi of each histogram (None
         without a range); with counts() they add up to the tensor's size, less its NaNs."""
         key = self._series(name, quantity)
@@ -395,12 +395,15 @@ class Recorder(Callback):
             return None
         return self._counts[:len(self.recorded_steps), self._hist_column[key]][:, [0, -1]]
 
-    def histogram(self, name, quantity="output", index=-1):
+    def histogram(self, name: Any, quantity: str = "output",
+                  index: int = -1) -> tuple[np.ndarray, np.ndarray]:
         """(counts, edges) of one snapshot (index into recorded_steps)."""
         key = self._series(name, quantity)
         if key not in self._hist_column:
             raise ValueError("no histograms were recorded: give Recorder a range")
-        return self.counts(name, quantity)[index], self.edges(name, quantity)
+        counts, edges = self.counts(name, quantity), self.edges(name, quantity)
+        assert counts is not None and edges is not None
+        return counts[index], edges
 
     def _rows(self, start, stop):
         """{key: (moments (stop − start, STATS), counts (stop − start, bins + 2) with under- and
@@ -410,7 +413,7 @@ class Recorder(Callback):
                       if key in self._hist_column else None)
                 for key, col in self._column.items()}
 
-    def to_tensorboard(self, logdir):
+    def to_tensorboard(self, logdir: Any) -> str:
         """Write every snapshot to a new TensorBoard event file in logdir (mlpc.tensorboard:
         std of every key, saturation and zero fraction of layer outputs, gradient:data and
         update:data ratios, histograms of the keys with a range). Returns the file's path."""
@@ -419,14 +422,15 @@ class Recorder(Callback):
             write_snapshots(writer, self)
         return writer.path
 
-    def values(self, name, quantity="output", index=-1):
+    def values(self, name: Any, quantity: str = "output", index: int = -1) -> Any:
         """The recorded array of one snapshot (needs keep_values=True)."""
         key = self._series(name, quantity)
         if not self.keep_values:
             raise ValueError("values were not kept: use Recorder(keep_values=True)")
         return self._values[key][index]
 
-    def plot(self, names=None, quantity="output", index=-1, **kwargs):
+    def plot(self, names: Any = None, quantity: Any = "output", index: int = -1,
+             **kwargs: Any) -> Any:
         """Histograms of the recorded layers (`names`: one or several, None for all) at one
         snapshot, in the (name, quantity, index) order of every method; mlpc.plot.
         layer_histograms, needs keep_values=True. The old order plot(quantity, index) still
@@ -434,7 +438,7 @@ class Recorder(Callback):
         from .plot import layer_histograms
         if isinstance(names, str) and names in self.QUANTITIES:     # plot("grad", 3)
             if isinstance(quantity, (int, np.integer)):
-                index = quantity
+                index = int(quantity)
             quantity, names = names, None
         if isinstance(names, (str, int)):
             names = (names,)

@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import time
+from typing import Any, Optional
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def _crc32c_table():
 _TABLE = _crc32c_table()
 
 
-def crc32c(data):
+def crc32c(data: bytes) -> int:
     """CRC-32C (Castagnoli) of bytes, as TFRecord frames use it."""
     crc = 0xFFFFFFFF
     table = _TABLE
@@ -109,7 +110,7 @@ class EventWriter:
 
     _count = 0
 
-    def __init__(self, logdir):
+    def __init__(self, logdir: Any) -> None:
         logdir = os.fspath(logdir)
         os.makedirs(logdir, exist_ok=True)
         EventWriter._count += 1      # two writers in one second must not share a file name
@@ -124,13 +125,15 @@ class EventWriter:
         self._file.write(header + struct.pack("<I", _masked_crc(header)) + data +
                          struct.pack("<I", _masked_crc(data)))
 
-    def scalar(self, tag, value, step, wall_time=None):
+    def scalar(self, tag: str, value: float, step: int,
+               wall_time: Optional[float] = None) -> None:
         value = _bytes(1, str(tag).encode()) + _float(2, float(value))
         self._write(_event(step, time.time() if wall_time is None else wall_time,
                            summary=_bytes(1, value)))
 
-    def histogram(self, tag, step, min, max, num, sum, sum_squares, bucket_limit, bucket,
-                  wall_time=None):
+    def histogram(self, tag: str, step: int, min: float, max: float, num: float, sum: float,
+                  sum_squares: float, bucket_limit: Any, bucket: Any,
+                  wall_time: Optional[float] = None) -> None:
         """A HistogramProto: bucket[i] counts the values in (bucket_limit[i-1], bucket_limit[i]]."""
         if len(bucket_limit) != len(bucket):
             raise ValueError(f"histogram: {len(bucket_limit)} bucket limits for "
@@ -142,10 +145,10 @@ class EventWriter:
         self._write(_event(step, time.time() if wall_time is None else wall_time,
                            summary=_bytes(1, value)))
 
-    def flush(self):
+    def flush(self) -> None:
         self._file.flush()
 
-    def close(self):
+    def close(self) -> None:
         if not self._file.closed:
             self._file.close()
 
@@ -156,7 +159,7 @@ class EventWriter:
         self.close()
 
 
-def write_snapshots(writer, recorder, start=0):
+def write_snapshots(writer: EventWriter, recorder: Any, start: int = 0) -> int:
     """Write the recorder's snapshots from index `start` on: per recorded key the std (and for
     layer outputs the saturation and zero fractions), per parameter the gradient:data and
     update:data ratios (when recorded), and a histogram per key that has a range. Returns the
@@ -201,7 +204,7 @@ class TensorBoard(Callback):
     ...; at the step count reached), and, given the Recorder of the same fit, its snapshots
     (write_snapshots) as they are taken. One event file per fit, in logdir."""
 
-    def __init__(self, logdir, recorder=None):
+    def __init__(self, logdir: Any, recorder: Any = None) -> None:
         from .recorder import Recorder
         if recorder is not None and not isinstance(recorder, Recorder):
             raise TypeError(f"TensorBoard: recorder must be a mlpc.Recorder, got "

@@ -54,8 +54,8 @@ Callbacks
     info = {"epoch", "batch", "batch_size", "cost", "lr", "grad_norm", "params_before"}
     (params_before: a read-only copy of the flat parameter block before this update, the one
     fit keeps against non-finite costs; parameters minus it is the update just made);
-    layer.output and layer.grad_output still hold that batch's values. Returning True stops training after this
-    step (the epoch's metrics are still computed);
+    layer.output and layer.grad_output still hold that batch's values. Returning True stops
+    training after this step (the epoch's metrics are still computed);
     ``on_epoch_end(epoch, logs)``, epoch counted from 0, logs = the epoch's History entry;
     returning True stops training;
     ``on_train_end(fit)`` after the last epoch (not when fit raises).
@@ -122,6 +122,13 @@ def _check_targets(net, loss_fn, y, what="targets"):
     found by the core in the middle of an epoch would stop fit with the network half trained."""
     K = net.out_features
     if isinstance(loss_fn, SoftmaxCrossEntropy) and y.ndim == 1:
+        if y.dtype.kind == "f":   # a CSV or pandas float column: whole numbers are labels
+            bad = np.flatnonzero(~((y == np.floor(y)) & (y >= 0) & (y < K)))
+            if bad.size:
+                raise ValueError(f"{what}: float class labels must be whole numbers in [0, {K}) "
+                                 f"for a network with {K} outputs, got {y[bad[0]]:g} at row "
+                                 f"{bad[0]}")
+            return
         if y.dtype.kind not in "biu":
             raise TypeError(f"{what}: class labels must be integers, got dtype {y.dtype} (or give "
                             f"one-hot/probability rows of shape ({len(y)}, {K}))")
@@ -130,6 +137,10 @@ def _check_targets(net, loss_fn, y, what="targets"):
             raise ValueError(f"{what}: class labels must be in [0, {K}) for a network with {K} "
                              f"outputs, got {y[bad[0]]} at row {bad[0]}")
         return
+    if isinstance(loss_fn, SoftmaxCrossEntropy) and y.ndim == 2 and y.shape[1] == 1 and K > 1:
+        raise ValueError(f"{what}: class labels must have shape ({len(y)},), got a column of "
+                         f"shape {y.shape} (y.ravel() gives the labels); rows of shape "
+                         f"({len(y)}, {K}) would be one-hot or probability targets")
     if not (y.ndim == 2 and y.shape[1] == K) and not (y.ndim == 1 and K == 1):
         raise ValueError(f"{what}: expected shape ({len(y)}, {K}) for a network with {K} "
                          f"outputs, got {y.shape}")

@@ -27,7 +27,9 @@ def quick_start() -> float:
     output, grad_output = net[1].output, net[1].grad_output
     assert output is not None and grad_output is not None
     print(output.mean(), grad_output.std(), dX.shape)
-    errors: dict[str, float] = mlpc.gradcheck(net, loss_fn, X[:4], y[:4])
+    result = mlpc.gradcheck(net, loss_fn, X[:4], y[:4])
+    errors: dict[str, float] = dict(result)
+    assert result.passed
     print(max(errors.values()))
     return cost
 
@@ -62,3 +64,20 @@ def estimators() -> float:
     print(clf.predict(X_test)[:3], clf.loss_curve_, clf.net_)
     score: float = clf.score(X_test, y_test)
     return score
+
+
+def seeing_inside_training() -> None:
+    (X, y), _ = data.load_fashion_mnist()
+    X = data.standardize(X)
+    net = mlpc.Sequential(mlpc.Linear(784, 100), mlpc.Tanh(), mlpc.Linear(100, 10), seed=0)
+    print(net.summary())
+    rec = mlpc.Recorder(what="all", range={"output": (-1, 1)}, saturation=0.9)
+    mlpc.fit(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, lr=0.1), X, y, epochs=1,
+             callbacks=[rec, mlpc.TensorBoard("runs/a", rec)], progress=False)
+    fig = mlpc.plot.training_health(rec)
+    ratio: NDArray[np.float64] = rec.ratio("0.weight", "update")
+    saturated = rec.moments("1", "output")["saturation"]
+    print(fig, ratio[-1], saturated[-1], rec.to_tensorboard("runs/b"))
+    result = mlpc.lr_find(net, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.1), X, y)
+    lr = result.suggested_lr
+    print(lr, result.plot())

@@ -10,8 +10,9 @@ or from the shell: ``python -m mlpc.experiments NAME|all [--quick] [--seed S] [-
 
 Every experiment is ``run(quick=False, seed=0, **params) -> Result``: the defaults are the
 lecture's parameters and every one of them can be changed by keyword; ``quick=True`` shrinks the
-sizes so a run takes a second or two (for tests and notebooks). The modules are imported only
-when their experiment runs, so ``import mlpc.experiments`` is cheap and needs no matplotlib.
+sizes so a run, figures included, takes seconds (for tests and notebooks). The modules are
+imported only when their experiment runs, so ``import mlpc.experiments`` is cheap and needs no
+matplotlib.
 
 This module also holds the small helpers the experiments share (parameter merging and checking,
 per-layer statistics from the core's ``moments``, value sampling for histograms). A bad parameter

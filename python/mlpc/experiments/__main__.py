@@ -79,8 +79,8 @@ def _output_folder(out):
     if not existing.is_dir():
         raise _UsageError(f"--out {out!r}: cannot create the folder ({existing} is a file)")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise _UsageError(f"--out {out!r}: the folder {'is' if existing == path else f'{existing} is'}"
-                          f" not writable")
+        where = "the folder" if existing == path else f"the folder {existing}"
+        raise _UsageError(f"--out {out!r}: {where} is not writable")
     return path
 
 

@@ -43,7 +43,7 @@ DEFAULTS = dict(
     max_values=20000,              # values kept per layer for the histograms
     bins=40,
 )
-QUICK = dict(steps=40, hist_steps=(0, 20, 40), eval_every=10, eval_size=500, val_size=500,
+QUICK = dict(steps=40, hist_steps=(0, 40), eval_every=10, eval_size=500, val_size=500,
              train_size=1000, max_values=3000, bins=25)
 
 _GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",

@@ -18,8 +18,8 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
-from . import (Figures, ParameterValueError, Result, activation, boolean, dtype, integer, layer_stats,
-               list_of, merge_params, number, optional, sample_values, stats_table)
+from . import (Figures, ParameterValueError, Result, activation, boolean, dtype, integer,
+               layer_stats, list_of, merge_params, number, optional, sample_values, stats_table)
 
 NAME = "init_histograms"
 
@@ -113,7 +113,8 @@ def _grad_kind(key, value):
 # num_classes >= 2: with one class the loss is 0 and every gradient drawn would be 0
 KINDS = dict(layers=integer(1), width=integer(1), input_dim=integer(1), batch=integer(1),
              num_classes=integer(2), activations=list_of(activation),
-             inits=list_of(_init_kind), grad=_grad_kind, per_example=optional(integer(1)), bias=boolean, dtype=dtype,
+             inits=list_of(_init_kind), grad=_grad_kind, per_example=optional(integer(1)),
+             bias=boolean, dtype=dtype,
              saturation=number(above=0, below=1), max_values=optional(integer(1)),
              bins=integer(1))
 
