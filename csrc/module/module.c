@@ -218,6 +218,16 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     return Py_BuildValue("(ddddddd)N", st[0], st[1], st[2], st[3], st[4], st[5], st[6], counts);
 }
 
+/* crc32c(data) -> int: CRC-32C of a bytes-like object (TensorBoard's record checksums) */
+static PyObject *crc32c(PyObject *Py_UNUSED(m), PyObject *obj)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) return NULL;
+    uint32_t crc = mlpc_crc32c(view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(crc);
+}
+
 static PyMethodDef module_methods[] = {
     {"set_num_threads", set_num_threads, METH_O, "set the number of threads of mlpc's pool"},
     {"get_num_threads", get_num_threads, METH_NOARGS, "the number of threads of mlpc's pool"},
@@ -228,6 +238,7 @@ static PyMethodDef module_methods[] = {
     {"activation", activation, METH_VARARGS, "activation(kind, x, alpha) -> (f(x), f'(x))"},
     {"loss", loss, METH_VARARGS, "loss(kind, scores, targets) -> (cost, gradient)"},
     {"softmax", softmax, METH_O, "softmax(scores) -> probabilities, row by row"},
+    {"crc32c", crc32c, METH_O, "crc32c(data) -> CRC-32C of a bytes-like object"},
     {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi, saturation) -> (stats, counts)"},
     {"line_costs", mlpc_line_costs, METH_VARARGS,
      "line_costs(net, X, targets, kind, tensor, start, index, value, steps) -> "
