@@ -5,6 +5,8 @@ Conventions for README authors:
 - Every ```python block runs, and later blocks may use the names earlier ones defined.
 - An HTML comment on the line just above a block, `<!-- readme-test: skip: REASON -->`, skips
   that block (GitHub does not render the comment); say why. Keep such blocks rare.
+- `<!-- readme-test: raises ERROR -->` above a block that shows a failure (a wrong gradient
+  caught): the block must raise that exception (by class name); the rest runs on.
 - The lecture experiments run with their quick settings: the test makes every experiment's
   QUICK parameters its defaults, so `init_histograms.run(...)` takes a second, not a minute.
 - Matplotlib runs headless (Agg); scikit-learn blocks need scikit-learn (the whole test is skipped
@@ -19,10 +21,12 @@ import pytest
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 SKIP = re.compile(r"<!-- readme-test: skip: (.+?) -->\n$")
+RAISES = re.compile(r"<!-- readme-test: raises (\w+) -->\n$")
 
 
 def readme_blocks():
-    """(line number, code, skip reason or None) for every ```python block of the README."""
+    """(line number, code, skip reason or None, expected exception name or None) for every
+    ```python block of the README."""
     with open(README, encoding="utf-8") as f:
         text = f.read()
     blocks = []
@@ -30,8 +34,9 @@ def readme_blocks():
         before = text[:m.start()]
         line = before.count("\n") + 1
         previous_line = before[before.rstrip("\n").rfind("\n") + 1:]
-        skip = SKIP.search(previous_line)
-        blocks.append((line, m.group(1), skip.group(1) if skip else None))
+        skip, raises = SKIP.search(previous_line), RAISES.search(previous_line)
+        blocks.append((line, m.group(1), skip.group(1) if skip else None,
+                       raises.group(1) if raises else None))
     return blocks
 
 
@@ -39,6 +44,7 @@ def test_the_readme_has_blocks_and_the_skip_marker_is_recognized():
     blocks = readme_blocks()
     assert len(blocks) >= 6
     assert SKIP.search("<!-- readme-test: skip: too slow -->\n").group(1) == "too slow"
+    assert RAISES.search("<!-- readme-test: raises ValueError -->\n").group(1) == "ValueError"
 
 
 def test_the_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
@@ -54,14 +60,17 @@ def test_the_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     namespace = {"__name__": "__readme__"}
     ran = 0
     try:
-        for line, code, skip in readme_blocks():
+        for line, code, skip, raises in readme_blocks():
             if skip:
                 continue
             try:
                 exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
             except Exception as e:
-                raise AssertionError(f"the README block at line {line} fails: "
-                                     f"{type(e).__name__}: {e}") from e
+                if type(e).__name__ != raises:
+                    raise AssertionError(f"the README block at line {line} fails: "
+                                         f"{type(e).__name__}: {e}") from e
+            else:
+                assert raises is None, f"the README block at line {line} should raise {raises}"
             ran += 1
             plt.close("all")
     finally:
