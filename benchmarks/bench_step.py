@@ -1,6 +1,7 @@
 """Time mlpc's training step against PyTorch and against the same matrix products alone.
 
     python benchmarks/bench_step.py [--quick] [--rounds R] [--tables B1,B2,...] [--no-torch]
+    python benchmarks/bench_step.py --threads-table [--loaded]     (bench_threads.py: 1 vs 2 threads)
 
 It imports the installed mlpc (or the one PYTHONPATH names: PYTHONPATH=python after an in-place
 build). Tables, all on one thread (mlpc.set_num_threads(1), torch.set_num_threads(1)):
@@ -262,12 +263,21 @@ def parse_args(argv=None):
     p.add_argument("--tables", default="B1,B2,B3,B4,B5,inference,overhead",
                    help="comma-separated subset of B1..B5, inference, overhead")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    p.add_argument("--threads-table", action="store_true",
+                   help="instead: B1-B5 on 1 against 2 threads of mlpc's pool (bench_threads.py)")
+    p.add_argument("--loaded", action="store_true",
+                   help="with --threads-table: a CPU-bound process busy on one core")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     global torch
     args = parse_args(argv)
+    if args.threads_table:
+        import bench_threads   # beside this file
+        bench_threads.main((["--loaded"] if args.loaded else [])
+                           + (["--rounds", str(args.rounds)] if args.rounds else []))
+        return
     if args.no_torch:
         torch = None
     rounds = args.rounds or (3 if args.quick else 15)

@@ -25,7 +25,8 @@ def _digests(folder):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batchnorm_run_and_its_curves_repeat(threads):
     # η = 0.5 with batch norm is the run that amplifies round-off into a visibly different curve
-    params = dict(quick=True, lrs=(0.5,), steps=20, hist_steps=(0,), eval_every=5, seed=1)
+    params = dict(quick=True, lrs=(0.5,), steps=8, hist_steps=(0,), eval_every=4, seed=1,
+                  eval_size=200, val_size=200, train_size=400)
     before = mlpc.get_num_threads()
     runs = []
     try:

@@ -65,7 +65,6 @@ def loss_and_targets(kind, rng, n, k):
 def random_case(rng, units=None):
     """(net, loss_fn, X, y, units used): a random float64 network and batch."""
     depth = int(rng.integers(1, 7))
-    n = int(rng.integers(2, 9))
     width = d_in = int(rng.integers(1, 41))
     loss = LOSSES[rng.integers(len(LOSSES))]
     k = int(rng.integers(2 if loss == "labels" else 1, 6))
@@ -98,6 +97,10 @@ def random_case(rng, units=None):
                           seed=int(rng.integers(2 ** 31)))
     if rng.integers(5) == 0:
         net.eval()
+    # batch normalization of two examples outputs ±1 whatever its input (up to eps): its cost
+    # is so ill-conditioned that no finite difference in float64 is exact; three and more
+    n = int(rng.integers(3 if net.training and any(isinstance(layer, mlpc.BatchNorm) for _, layer
+                                                   in net.named_layers()) else 2, 9))
     X = rng.normal(size=(n, d_in))
     loss_fn, y = loss_and_targets(loss, rng, n, k)
     return net, loss_fn, X, y, used
@@ -397,7 +400,7 @@ def test_line_costs_evaluates_the_perturbed_points():
     W = net[0].weight
     W0, X0 = W.copy(), X.copy()
     start, index, value = np.array([0, 2, 3]), np.array([1, 7, 4]), np.array([0.5, -1.0, 2.0])
-    steps = rng.normal(size=(2, 3)) * 1e-2
+    steps = rng.normal(size=(2, 3))   # large enough to move some ReLU inputs across 0
     base, costs, radius, crossed = _core.line_costs(net._core, X, y, loss_fn.kind, 0, start,
                                                     index, value, steps)
     np.testing.assert_array_equal(W, W0)
@@ -410,7 +413,7 @@ def test_line_costs_evaluates_the_perturbed_points():
             sl = slice(start[d], start[d + 1])
             flat[index[sl]] += steps[d, k] * value[sl]
             assert costs[d, k] == net.cost(X, y, loss_fn)
-            z = net[0].output
+            z = np.array(net[0].output)
             W[...] = W0
             net(X)
             assert crossed[d, k] == bool(np.any((z > 0) != (net[0].output > 0)))

@@ -81,3 +81,13 @@ def test_training_health_of_relu_layers_shows_inactive_units():
     assert "ReLU" in ax.get_title() and "0" in ax.get_ylabel()
     np.testing.assert_allclose(ax.lines[0].get_ydata(), 100 * rec.moments("1")["zero_fraction"])
     plt.close(fig)
+
+
+def test_training_health_draws_kept_values_without_a_range():
+    rec = recorded(what=("output", "grad_output"), range=None, keep_values=True)
+    fig = mlpc.plot.training_health(rec)
+    for ax in fig.axes[4:]:
+        assert len(ax.lines) == 2 and ax.get_ylabel() == "density"
+        x = np.concatenate([ln.get_xdata() for ln in ax.lines])
+        assert np.isfinite(x).all()
+    plt.close(fig)

@@ -89,3 +89,21 @@ def test_fit_callback_and_to_tensorboard_write_the_recorded_run(tmp_path):
     assert [e.step for e in acc.Scalars("epoch/train_cost")] == [3, 6]
     with pytest.raises(TypeError, match="Recorder"):
         mlpc.TensorBoard(tmp_path, recorder="rec")
+
+
+def test_crc32c_takes_bytes_like_objects_only():
+    rng = np.random.default_rng()
+    data = rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes()
+    assert crc32c(bytearray(data)) == crc32c(memoryview(data)) == crc32c(data)
+    table = []                                 # an independent table-driven CRC-32C
+    for byte in range(256):
+        c = byte
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+    c = 0xFFFFFFFF
+    for byte in data:
+        c = table[(c ^ byte) & 0xFF] ^ (c >> 8)
+    assert crc32c(data) == c ^ 0xFFFFFFFF
+    with pytest.raises(TypeError):
+        crc32c("text")

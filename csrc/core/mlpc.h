@@ -84,6 +84,9 @@ typedef struct mlpc_tensor {
     int is_weight;         /* a weight matrix: the L2 penalty and default weight decay apply */
 } mlpc_tensor;
 
+/* ---- CRC-32C (Castagnoli) of n bytes, as TFRecord frames use it (crc32c.c) ---- */
+uint32_t mlpc_crc32c(const unsigned char *data /* (n) */, size_t n);
+
 /* The number of statistics mlpc_moments writes per buffer. */
 enum { MLPC_STATS = 7 };
 

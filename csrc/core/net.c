@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
+#include "pool.h"
 
 #define MLPC_TEMPLATE "net.inc"
 #include "instantiate.h"
@@ -150,7 +151,8 @@ int mlpc_net_create(mlpc_net **out, mlpc_dtype dtype, const mlpc_layer *layers, 
     net->params = calloc(net->nparams ? net->nparams : 1, net->elsize);
     net->grads = calloc(net->nparams ? net->nparams : 1, net->elsize);
     net->buffers = calloc(net->nbuffers ? net->nbuffers : 1, net->elsize);
-    if (!net->params || !net->grads || !net->buffers) goto nomem;
+    net->chunk_sums = calloc(mlpc_block_count(net->nparams, MLPC_CHUNK) + 1, sizeof(double));
+    if (!net->params || !net->grads || !net->buffers || !net->chunk_sums) goto nomem;
 
     /* starting values that are not zero: γ = 1, slopes and β at alpha, running variance 1 */
     for (size_t l = 0; l < nlayers; l++) {
@@ -176,7 +178,7 @@ void mlpc_net_free(mlpc_net *net)
     mlpc_block_release(net->outputs);
     mlpc_block_release(net->doutputs);
     mlpc_block_release(net->cache);
-    free(net->params); free(net->grads); free(net->buffers);
+    free(net->params); free(net->grads); free(net->buffers); free(net->chunk_sums);
     free(net->out_off); free(net->grad_off); free(net->cache_off);
     free(net->layers); free(net->tensors);
     free(net);
@@ -211,6 +213,20 @@ static void layout(mlpc_net *net, size_t C, int write, size_t *nout, size_t *ngr
     }
     if (write) net->grad_off[net->nlayers] = *ngrad;
     *ngrad = add(*ngrad, mul(C, net->layers[net->nlayers - 1].out));
+    /* after the layer caches: room for the per-block partial sums of a row pass or the
+     * partial products of a dense layer (split.inc), used within one pass at a time */
+    size_t scratch = 0;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        const mlpc_layer *L = &net->layers[l];
+        size_t need = 0;
+        if (L->kind == MLPC_LAYER_PRELU || L->kind == MLPC_LAYER_BATCHNORM ||
+            L->kind == MLPC_LAYER_LAYERNORM)
+            need = split_partials(C, L->out);
+        if (L->kind == MLPC_LAYER_LINEAR) need = split_inner_room(C, L->in, L->out);
+        scratch = need > scratch ? need : scratch;
+    }
+    if (write) net->scratch_off = *ncache;
+    *ncache = add(*ncache, scratch);
 }
 
 int mlpc_net_reserve(mlpc_net *net, size_t N)
@@ -298,11 +314,61 @@ int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const vo
 
 double mlpc_net_penalty(const mlpc_net *net) { return net->l2 ? DISPATCH(penalty, net) : 0.0; }
 
-void mlpc_net_zero_grad(mlpc_net *net) { memset(net->grads, 0, net->nparams * net->elsize); }
+void mlpc_net_zero_grad(mlpc_net *net)
+{
+    DISPATCH(par_elementwise, PASS_ZERO, net->grads, NULL, NULL, net->nparams);
+}
 
 double mlpc_net_grad_norm(const mlpc_net *net)
 {
-    return DISPATCH(mlpc_grad_norm, net->grads, net->nparams);
+    return DISPATCH(par_grad_norm, net->grads, net->nparams, net->chunk_sums);
+}
+
+typedef struct {
+    const mlpc_net *net;
+    const mlpc_source *sources;
+    size_t bins;
+    double saturation;
+    const void *before;
+    double *stats;
+    int64_t *counts;
+} snapshot_job;
+
+static void snapshot_source(void *ctx, size_t s)
+{
+    const snapshot_job *j = ctx;
+    const mlpc_net *net = j->net;
+    const mlpc_source *src = &j->sources[s];
+    size_t bins = j->bins, k = 0;   /* k: the histograms of the sources before this one */
+    for (size_t t = 0; t < s; t++) k += j->sources[t].lo < j->sources[t].hi;
+    const void *x = NULL, *minus = NULL;
+    size_t n = 0;
+    if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
+        if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
+            x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
+                                                : mlpc_net_grad_output(net, src->index);
+            n = net->N * net->layers[src->index].out;
+        }
+    } else if (src->kind != MLPC_SOURCE_UPDATE || j->before) {
+        const mlpc_tensor *T = &net->tensors[src->index];
+        const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
+        x = block + T->offset * net->elsize;
+        if (src->kind == MLPC_SOURCE_UPDATE)
+            minus = (const char *)j->before + T->offset * net->elsize;
+        n = T->size;
+    }
+    double *st = j->stats + MLPC_STATS * s;
+    int64_t *hist = src->lo < src->hi ? j->counts + (bins + 2) * k : NULL;
+    if (!x) {
+        for (int i = 0; i < MLPC_STATS; i++) st[i] = NAN;
+        if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
+        return;
+    }
+    if (minus)
+        DISPATCH(mlpc_moments_of_difference, st, x, minus, n, j->saturation);
+    else
+        DISPATCH(mlpc_moments, st, x, n, j->saturation);
+    if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
 }
 
 int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t nsources,
@@ -324,45 +390,23 @@ int mlpc_net_snapshot(const mlpc_net *net, const mlpc_source *sources, size_t ns
             return MLPC_EINVAL;
     }
     if (isnan(saturation)) return MLPC_EINVAL;
-    size_t k = 0;
+    /* one block per source: each source's statistics are one kernel call, as on one thread */
+    snapshot_job job = {net, sources, bins, saturation, before, stats, counts};
+    double cost = 0;
     for (size_t s = 0; s < nsources; s++) {
         const mlpc_source *src = &sources[s];
-        const void *x = NULL, *minus = NULL;
-        size_t n = 0;
-        if (src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT) {
-            if (src->kind == MLPC_SOURCE_OUTPUT ? net->forward_done : net->backward_done) {
-                x = src->kind == MLPC_SOURCE_OUTPUT ? mlpc_net_output(net, src->index)
-                                                    : mlpc_net_grad_output(net, src->index);
-                n = net->N * net->layers[src->index].out;
-            }
-        } else if (src->kind != MLPC_SOURCE_UPDATE || before) {
-            const mlpc_tensor *T = &net->tensors[src->index];
-            const char *block = src->kind == MLPC_SOURCE_GRAD ? net->grads : net->params;
-            x = block + T->offset * net->elsize;
-            if (src->kind == MLPC_SOURCE_UPDATE)
-                minus = (const char *)before + T->offset * net->elsize;
-            n = T->size;
-        }
-        double *st = stats + MLPC_STATS * s;
-        int64_t *hist = src->lo < src->hi ? counts + (bins + 2) * k++ : NULL;
-        if (!x) {
-            for (int j = 0; j < MLPC_STATS; j++) st[j] = NAN;
-            if (hist) memset(hist, 0, (bins + 2) * sizeof *hist);
-            continue;
-        }
-        if (minus)
-            DISPATCH(mlpc_moments_of_difference, st, x, minus, n, saturation);
-        else
-            DISPATCH(mlpc_moments, st, x, n, saturation);
-        if (hist) DISPATCH(mlpc_histogram, hist, x, n, bins, src->lo, src->hi);
+        int on_layer = src->kind == MLPC_SOURCE_OUTPUT || src->kind == MLPC_SOURCE_GRAD_OUTPUT;
+        cost += 0.5 * (double)(on_layer ? net->N * net->layers[src->index].out
+                                        : net->tensors[src->index].size);
     }
+    mlpc_pool_run(snapshot_source, &job, nsources, cost);
     return MLPC_OK;
 }
 
 void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
 {
-    DISPATCH(mlpc_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
-             net->nparams, cfg);
+    DISPATCH(par_optim_step, net->params, net->grads, state, net->tensors, net->ntensors,
+             net->nparams, cfg, net->chunk_sums);
 }
 
 /* Passes over memory per step: forward, one per layer (batch norm: mean, variance, x̂, affine);

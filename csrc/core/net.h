@@ -50,6 +50,8 @@ typedef struct mlpc_net {
     mlpc_tensor *tensors;                /* (ntensors) */
     size_t nparams, nbuffers;
     void *params, *grads;                /* (nparams) each */
+    double *chunk_sums;                  /* (nparams / MLPC_CHUNK, rounded up) the optimizer's
+                                            per-chunk Σ g² (split.inc) */
     void *buffers;                       /* (nbuffers) */
     double l2;                           /* J = loss + l2 Σ‖W‖²_F over weight matrices */
     int training;
@@ -60,6 +62,8 @@ typedef struct mlpc_net {
     size_t *grad_off;                    /* (nlayers + 1) ∂J/∂(input of layer l) in `doutputs`;
                                             grad_off[nlayers] is ∂J/∂(network output) */
     size_t *cache_off;                   /* (nlayers) layer caches in `cache` */
+    size_t scratch_off;                  /* in `cache`: room for one pass's per-block partial sums
+                                            or partial products (split.inc) */
     int forward_done;                    /* outputs hold a forward pass of the current batch */
     int backward_done;                   /* output gradients hold its backward pass */
     int loss_done;                       /* ∂J/∂(network output) holds its loss gradient */

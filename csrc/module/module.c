@@ -1,14 +1,10 @@
 /* mlpc._core: the module, its free functions, and the registration of the types. */
 #define MLPC_IMPORTS_ARRAY
 #include "wrapper.h"
+#include "../core/pool.h"
 
-/* prototypes of the library that the bundled OpenBLAS exports */
-#ifdef BLAS_SYMBOL_PREFIX
-#define THREADS(name) MLPC_CAT(BLAS_SYMBOL_PREFIX, name)
-#else
-#define THREADS(name) name
-#endif
-
+/* The pool's threads: the caller counts as one (csrc/core/pool.h). Waiting for a job another
+ * Python thread runs needs no GIL. */
 static PyObject *set_num_threads(PyObject *Py_UNUSED(m), PyObject *arg)
 {
     long n = PyLong_AsLong(arg);
@@ -17,13 +13,20 @@ static PyObject *set_num_threads(PyObject *Py_UNUSED(m), PyObject *arg)
         PyErr_Format(PyExc_ValueError, "the number of threads must be >= 1, got %ld", n);
         return NULL;
     }
-    THREADS(openblas_set_num_threads)((int)n);
+    Py_BEGIN_ALLOW_THREADS
+    mlpc_pool_set_threads((size_t)n);
+    Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
 
 static PyObject *get_num_threads(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(a))
 {
-    return PyLong_FromLong(THREADS(openblas_get_num_threads)());
+    return PyLong_FromSize_t(mlpc_pool_threads());
+}
+
+static PyObject *default_num_threads(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(a))
+{
+    return PyLong_FromSize_t(mlpc_pool_default_threads());
 }
 
 static PyObject *init_weight(PyObject *Py_UNUSED(m), PyObject *args)
@@ -133,11 +136,11 @@ static PyObject *loss(PyObject *Py_UNUSED(m), PyObject *args)
     size_t n = (size_t)N, k = (size_t)K;
     Py_BEGIN_ALLOW_THREADS
     if (kind == MLPC_SOFTMAX_CROSS_ENTROPY)
-        rc = MLPC_BY_DTYPE(tn, mlpc_softmax_cross_entropy, &cost, gp, sp, lp, tp, n, k);
+        rc = MLPC_BY_DTYPE(tn, mlpc_softmax_cross_entropy, &cost, gp, sp, lp, tp, n, k, n);
     else if (kind == MLPC_BINARY_CROSS_ENTROPY)
-        MLPC_BY_DTYPE(tn, mlpc_binary_cross_entropy, &cost, gp, sp, tp, n, k);
+        MLPC_BY_DTYPE(tn, mlpc_binary_cross_entropy, &cost, gp, sp, tp, n, k, n);
     else
-        MLPC_BY_DTYPE(tn, mlpc_mse, &cost, gp, sp, tp, n, k);
+        MLPC_BY_DTYPE(tn, mlpc_mse, &cost, gp, sp, tp, n, k, n);
     Py_END_ALLOW_THREADS
     if (rc) {
         mlpc_raise(rc, "loss");
@@ -215,14 +218,27 @@ static PyObject *moments(PyObject *Py_UNUSED(m), PyObject *args)
     return Py_BuildValue("(ddddddd)N", st[0], st[1], st[2], st[3], st[4], st[5], st[6], counts);
 }
 
+/* crc32c(data) -> int: CRC-32C of a bytes-like object (TensorBoard's record checksums) */
+static PyObject *crc32c(PyObject *Py_UNUSED(m), PyObject *obj)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) return NULL;
+    uint32_t crc = mlpc_crc32c(view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(crc);
+}
+
 static PyMethodDef module_methods[] = {
-    {"set_num_threads", set_num_threads, METH_O, "set the number of OpenBLAS threads"},
-    {"get_num_threads", get_num_threads, METH_NOARGS, "the number of OpenBLAS threads"},
+    {"set_num_threads", set_num_threads, METH_O, "set the number of threads of mlpc's pool"},
+    {"get_num_threads", get_num_threads, METH_NOARGS, "the number of threads of mlpc's pool"},
+    {"default_num_threads", default_num_threads, METH_NOARGS,
+     "the CPUs this process may run on (its affinity mask)"},
     {"init_weight", init_weight, METH_VARARGS,
      "init_weight(kind, rows, cols, value, seed) -> float64 (rows, cols)"},
     {"activation", activation, METH_VARARGS, "activation(kind, x, alpha) -> (f(x), f'(x))"},
     {"loss", loss, METH_VARARGS, "loss(kind, scores, targets) -> (cost, gradient)"},
     {"softmax", softmax, METH_O, "softmax(scores) -> probabilities, row by row"},
+    {"crc32c", crc32c, METH_O, "crc32c(data) -> CRC-32C of a bytes-like object"},
     {"moments", moments, METH_VARARGS, "moments(x, bins, lo, hi, saturation) -> (stats, counts)"},
     {"line_costs", mlpc_line_costs, METH_VARARGS,
      "line_costs(net, X, targets, kind, tensor, start, index, value, steps) -> "
@@ -238,6 +254,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     import_array();
+    mlpc_pool_threads();   /* sets OpenBLAS to one thread before any product runs */
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
     /* the core's enums, so Python never repeats their numbering */

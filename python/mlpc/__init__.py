@@ -45,12 +45,14 @@ __all__ = [
 ]
 
 
-_MAX_THREADS = 2**31 - 1   # the core passes the count to OpenBLAS as a C int
+_MAX_THREADS = 256   # csrc/core/pool.h: MLPC_POOL_MAX_THREADS
 
 
 def set_num_threads(n: int) -> None:
-    """Number of threads OpenBLAS uses for mlpc's matrix products: an int >= 1. OpenBLAS caps it
-    at the number of threads it was built for; get_num_threads() tells the number in use."""
+    """Number of threads mlpc's worker pool uses for a step, the calling thread included: an
+    int >= 1, capped at 256. Results do not depend on it (every pass is cut into the same
+    blocks whatever the count). The default is the number of CPUs this process may run on
+    (its affinity mask), or MLPC_NUM_THREADS when set."""
     if isinstance(n, (bool, _np.bool_)) or not isinstance(n, (int, _np.integer)):
         raise TypeError(f"set_num_threads takes an int >= 1, got {n!r} ({type(n).__name__})")
     if n < 1:
@@ -98,12 +100,7 @@ def _importer_stacklevel():
     return level
 
 
-# One OpenBLAS thread by default. The GEMMs of teaching-size networks gain little from more
-# (benchmarks/bench_step.py), and OpenBLAS threads spin while they wait: on a loaded or
-# CPU-quota'd machine (a shared notebook server, a test run beside other work) two threads made a
-# step 5-100x slower. mlpc.set_num_threads(n), MLPC_NUM_THREADS or OPENBLAS_NUM_THREADS raise it.
+# The pool starts with one thread per CPU this process may run on; MLPC_NUM_THREADS overrides it.
+# (OpenBLAS itself always runs single-threaded inside mlpc: OPENBLAS_NUM_THREADS does not matter.)
 _threads = _threads_from_environment()
-if _threads is not None:
-    set_num_threads(_threads)
-elif "OPENBLAS_NUM_THREADS" not in _os.environ:
-    set_num_threads(1)
+set_num_threads(_threads if _threads is not None else _core.default_num_threads())

@@ -32,9 +32,21 @@ from . import _core
 
 ULP = np.finfo(np.float64).eps
 STENCIL = np.array([-2.0, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0])   # t in units of h
+
+
+def _scatter_projection():
+    """The projection of (φ at STENCIL·h, φ(0)) onto what a polynomial of degree 6 leaves
+    unexplained, scaled so that its norm estimates the values' round-off (2 degrees of
+    freedom)."""
+    s = np.append(STENCIL, 0.0)
+    V = np.vander(s, 7)
+    return (np.eye(len(s)) - V @ np.linalg.pinv(V)).T / np.sqrt(len(s) - 7)
+
+
+_SCATTER = _scatter_projection()
 FIRST_STEP = 1e-2      # h relative to a tensor's RMS value: truncation ~h⁶, round-off ~ε/h
 SMALLEST_STEP = 1e-9   # below this the round-off swamps the estimate: an unavoidable kink
-ROUNDS = 5             # step reductions tried (kinks, strong curvature)
+ROUNDS = 6             # step reductions tried (kinks, strong curvature)
 # a network's cost is made of O(1) quantities (scores, probabilities), so its round-off is at
 # least that of 1, even where the cost itself is 0 (a softmax over one class)
 COST_FLOOR = 1.0
@@ -108,8 +120,9 @@ def _index_str(index):
 
 # -- one line function per direction --------------------------------------------------------
 def _estimate(phi, base, h, floor):
-    """(numeric derivative, its error bound, the round-off part of that bound, left, right) of
-    φ at 0 from φ at STENCIL·h (phi (m, 8), base φ(0), h (m,)); `floor`: the least magnitude
+    """(numeric derivative, its error bound, the least round-off of such a bound, the round-off
+    seen in the values' scatter, whether the differences converge as they should, left, right)
+    of φ at 0 from φ at STENCIL·h (phi (m, 8), base φ(0), h (m,)); `floor`: the least magnitude
     whose round-off the values carry.
 
     Central 4th-order differences D(s) = (8(φ(s) − φ(−s)) − (φ(2s) − φ(−2s)))/(12 s) at
@@ -123,42 +136,60 @@ def _estimate(phi, base, h, floor):
     d_quarter = (8 * (pq - mq) - (ph - mh)) / (3 * h)
     coarse = d_half + (d_half - d_h) / 15
     numeric = d_quarter + (d_quarter - d_half) / 15
-    # the estimate weighs the values by Σ|c| ≈ 6.6/h; 16 ulps cover the cost's round-off
+    # the estimate weighs the values by Σ|c| ≈ 6.6/h. The values' round-off is at least 16 ulps
+    # of the cost, and at least what they scatter about a polynomial through them: a cost that
+    # cancels digits (batch normalization of two examples) carries far more than 16 ulps.
     magnitude = np.maximum(np.maximum(np.abs(phi).max(axis=1), abs(base)), floor)
+    scatter = np.linalg.norm(np.column_stack([phi, np.broadcast_to(base, h.shape)]) @
+                             _SCATTER, axis=1)
     round_off = 8 * 16 * ULP * magnitude / h
-    first, second = np.abs(d_h - d_half), np.abs(d_half - d_quarter)
-    asymptotic = first >= 4 * second
-    truncation = np.where(asymptotic, np.abs(numeric - coarse), first + second)
+    scattered = 8 * 3 * scatter / h
+    first, second = d_h - d_half, d_half - d_quarter
+    asymptotic = np.abs(first) >= 4 * np.abs(second)
+    truncation = np.where(asymptotic, np.abs(numeric - coarse), np.abs(first) + np.abs(second))
+    # the differences shrink 16 times per halving, as the h⁴ term says: the steps are small
+    # enough for the extrapolation to mean what it says
+    settled = (first * second > 0) & (np.abs(first) >= 8 * np.abs(second)) & \
+        (np.abs(first) <= 32 * np.abs(second))
     right = (4 * pq - ph - 3 * base) / (h / 2)   # one-sided, 2nd order, steps h/4 and h/2
     left = (3 * base - 4 * mq + mh) / (h / 2)
-    return numeric, truncation + round_off, round_off, left, right
+    return (numeric, truncation + np.maximum(round_off, scattered), round_off, scattered,
+            settled, left, right)
 
 
 def _line_check(costs_along, directions, analytic, tol, floor, first_step):
-    """Compare analytic directional derivatives (m,) with finite differences along `directions`
-    (start, index, value) of a tensor. Steps shrink (up to ROUNDS times) for the directions
-    whose estimate crosses a kink or cannot yet tell a difference of tol; each keeps its
-    estimate with the smallest bound. Returns (error (m,), numeric (m,), kink mask (m,), left,
+    """Compare analytic directional derivatives (m,) with finite differences along
+    `directions` (start, index, value) of a tensor. Steps shrink
+    (up to ROUNDS times) for the directions whose estimate crosses a kink or cannot yet tell a
+    difference of tol, until round-off dominates; each keeps its estimate with the smallest
+    bound. Returns (error (m,), numeric (m,), kink mask (m,), left,
     right, evaluations)."""
     start, index, value = directions
     m = len(start) - 1
     h = np.full(m, first_step)
     numeric, left, right = np.zeros(m), np.zeros(m), np.zeros(m)
-    bound = np.full(m, np.inf)
-    kink = np.zeros(m, dtype=bool)
+    bound = np.full(m, np.inf)   # stays infinite where no step gives a credible estimate
+    kink, ever_clear = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
     todo = np.arange(m)
     evaluations = 0
     for round_ in range(ROUNDS + 1):
         base, phi, radius, crossed = costs_along(*_subset(start, index, value, todo),
                                                  h[todo, None] * STENCIL)
         evaluations += phi.size + 2
-        n, b, noise, lo, hi = _estimate(phi, base, h[todo], floor)
+        n, b, noise, scattered, settled, lo, hi = _estimate(phi, base, h[todo], floor)
         clear = ~crossed.any(axis=1)
-        better = clear & (b < bound[todo])
+        ever_clear[todo] |= clear
+        # an estimate counts if its differences converge, agree to far below tol, or are
+        # round-off; before that the steps are too large for the function's curvature
+        agree = b <= tol / 2 * np.abs(n)
+        rounding = noise >= b / 4   # the bound is mostly round-off: smaller steps do worse
+        credible = clear & (settled | agree | rounding)
+        better = credible & (b < bound[todo])
         numeric[todo[better]], bound[todo[better]] = n[better], b[better]
-        resolved = clear & ((b <= tol / 1000 * np.abs(n)) | (noise >= b / 2))
+        resolved = credible & ((b <= tol / 1000 * np.abs(n)) | rounding |
+                               (agree & (scattered >= b / 2)))
         last = (round_ == ROUNDS) | (h[todo] <= SMALLEST_STEP)
-        never_clear = np.isinf(bound[todo]) & last & ~resolved
+        never_clear = ~ever_clear[todo] & last & ~resolved
         # no step avoids the kink: the one-sided derivatives tell a kink from a smooth point
         left[todo], right[todo] = lo, hi
         at_kink = never_clear & (np.abs(hi - lo) > np.maximum(2 * noise,
@@ -193,17 +224,16 @@ def _subset(start, index, value, todo):
     return np.concatenate([[0], np.cumsum(counts)]), index[rows], value[rows]
 
 
-def _random_directions(grad, scale, count, rng, entries=None):
-    """`count` dense directions over `entries` (default all) of a tensor, and the analytic
-    derivatives along them. The values have random signs and magnitudes in [scale/2, 3 scale/2]:
+def _random_directions(size, scale, count, rng, entries=None):
+    """`count` dense directions over `entries` (default all) of a tensor, and their values
+    (count, len(entries)). The values have random signs and magnitudes in [scale/2, 3 scale/2]:
     no entry weighs little (a wrong one cannot hide behind a small weight) and no two weigh
     exactly alike (a wrong gradient cannot cancel out as [e, −e] would against [1, 1])."""
-    entries = np.arange(grad.size) if entries is None else np.asarray(entries)
+    entries = np.arange(size) if entries is None else np.asarray(entries)
     k = len(entries)
     signs = 2.0 * rng.integers(0, 2, size=(count, k)) - 1.0
     value = scale * signs * rng.uniform(0.5, 1.5, size=(count, k))
-    analytic = value @ grad[entries]
-    return (np.arange(count + 1) * k, np.tile(entries, count), value.reshape(-1)), analytic
+    return (np.arange(count + 1) * k, np.tile(entries, count), value.reshape(-1)), value
 
 
 def _unit_directions(entries, scale):
@@ -223,7 +253,9 @@ class _Tensor:
         self.costs_along = costs_along
 
     def directional(self, count, rng, tol, entries=None):
-        directions, analytic = _random_directions(self.grad, self.scale, count, rng, entries)
+        directions, values = _random_directions(self.grad.size, self.scale, count, rng, entries)
+        picked = slice(None) if entries is None else entries
+        analytic = values @ self.grad[picked]
         error, numeric, kink, left, right, n = _line_check(self.costs_along, directions,
                                                            analytic, tol, self.floor,
                                                            self.first_step)

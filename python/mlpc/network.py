@@ -154,7 +154,10 @@ class Sequential(Layer):
         self._seed_rng = np.random.default_rng(self.seed) if self.seed is not None else None
         specs = []
         self._specs(width, specs, self._seeds)
-        core = _core.Net(_DTYPES[self.dtype], specs)
+        try:
+            core = _core.Net(_DTYPES[self.dtype], specs)
+        except OverflowError as e:   # a width past 64 bits: too large, like one past memory
+            raise MemoryError(f"cannot build a network this large: {e}") from None
         self._out_widths = [spec["out"] for spec in specs]   # of each core layer (summary())
         core.l2 = self._l2
         core.training = self._training

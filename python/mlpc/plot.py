@@ -504,8 +504,11 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
                                   fontsize=9)
     names = [str(t).split("\n")[0] for t in row_labels] if row_labels is not None else \
         [f"row {i + 1}" for i in np.arange(nrows)]
+    stacked = len({ax.get_subplotspec().colspan.start for ax in strip_axes}) == 1
     for k, (ax, (label, values, scale)) in enumerate(zip(strip_axes, strips)):
-        _strip_panel(ax, values, label, scale, names, colors, legend=k == 0)
+        # stacked strips: "layer" under the lowest only (the next one's title sits there)
+        _strip_panel(ax, values, label, scale, names, colors, legend=k == 0,
+                     xlabel=not stacked or k == len(strips) - 1)
     for j, i in enumerate(lowest):       # the quantity under each column (if nothing is below)
         if i is not None and not any(len(r) > j for r in rows[i + 1:]):
             grid[i, j].set_xlabel(_axis_text(xlabel, magnitude), fontsize=8)
@@ -514,7 +517,7 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
     return fig
 
 
-def _strip_panel(ax, values, label, scale, names, colors, legend):
+def _strip_panel(ax, values, label, scale, names, colors, legend, xlabel=True):
     """A per-layer summary: one line over layers 1..L per row of the grid."""
     from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator, NullLocator,
                                    PercentFormatter)
@@ -542,7 +545,8 @@ def _strip_panel(ax, values, label, scale, names, colors, legend):
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax.grid(True, alpha=0.3)
     _title(ax, label, fontsize=9)
-    ax.set_xlabel("layer", fontsize=8)
+    if xlabel:
+        ax.set_xlabel("layer", fontsize=8)
     ax.tick_params(labelsize=7)
     if legend:
         ax.legend(fontsize=6, loc="best", framealpha=0.7)

@@ -8,7 +8,8 @@
 The format, as TensorBoard reads it:
   file    logdir/events.out.tfevents.<seconds>.<host>.<pid>.<n>.mlpc, a sequence of records;
   record  uint64 length, uint32 masked CRC-32C of those 8 bytes, the data, uint32 masked CRC-32C
-          of the data (little-endian; mask(c) = ((c >> 15) | (c << 17)) + 0xa282ead8 mod 2³²);
+          of the data (little-endian; mask(c) = ((c >> 15) | (c << 17)) + 0xa282ead8 mod 2³²;
+          the CRC itself by the core, csrc/core/crc32c.c);
   data    an Event protocol buffer: wall_time (1, double), step (2, int64), file_version
           (3, string: "brain.Event:2" in the first record) or summary (5): a Summary with
           Values of tag (1, string) and simple_value (2, float) for scalars or histo (5,
@@ -29,31 +30,15 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _core
 from .training import Callback
 
 __all__ = ["EventWriter", "TensorBoard", "write_snapshots"]
 
 
-def _crc32c_table():
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)    # Castagnoli, reflected
-        table.append(crc)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
 def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli) of bytes, as TFRecord frames use it."""
-    crc = 0xFFFFFFFF
-    table = _TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    """CRC-32C (Castagnoli) of bytes, as TFRecord frames use it (computed by the core)."""
+    return _core.crc32c(data)
 
 
 def _masked_crc(data):

@@ -1,0 +1,280 @@
+/* The worker pool (see pool.h): pthreads and C11 atomics, no OpenMP runtime.
+ *
+ * A job is published in one 64-bit word, `claim`: generation (32 bits) | block count (16) |
+ * next unclaimed block (16). A thread takes a block by a compare-and-swap that advances the
+ * next-block field of the generation it saw; the swap fails if a new job replaced the word, so
+ * no thread can run a block of one job with the function of another. A job cannot end before
+ * every claimed block is done, so fn and ctx, read after a successful claim, are still that
+ * job's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include "blas.h"
+#include "pool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+enum { MAX_BLOCKS = 0xffff };
+
+static struct {
+    pthread_mutex_t run;            /* held by the caller whose job the pool runs */
+    pthread_mutex_t lock;           /* guards sleeping and waking */
+    pthread_cond_t wake;            /* workers sleep here between jobs */
+    pthread_cond_t finished;        /* the caller sleeps here for the last blocks */
+    _Atomic uint64_t claim;
+    _Atomic size_t done;            /* blocks of the current job finished */
+    mlpc_block_fn fn;
+    void *ctx;
+    uint32_t generation;            /* of the last job published (the caller's, under `run`) */
+    _Atomic int sleepers;           /* workers asleep on `wake` */
+    _Atomic int caller_asleep;
+    _Atomic int quit;               /* workers with index >= nworkers_wanted exit */
+    _Atomic size_t nthreads;        /* wanted, the caller included */
+    size_t nworkers;                /* started */
+    int64_t alone_until, alone_for; /* see straggled() */
+    pthread_t workers[MLPC_POOL_MAX_THREADS];
+} pool = {
+    .run = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .finished = PTHREAD_COND_INITIALIZER,
+};
+
+static uint32_t gen_of(uint64_t c) { return (uint32_t)(c >> 32); }
+static size_t count_of(uint64_t c) { return (size_t)((c >> 16) & 0xffff); }
+static size_t next_of(uint64_t c) { return (size_t)(c & 0xffff); }
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Take and run blocks of job `gen` until none is left. */
+static void drain(uint32_t gen)
+{
+    uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    for (;;) {
+        if (gen_of(c) != gen || next_of(c) >= count_of(c)) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;                               /* c now holds the current word */
+        size_t nblocks = count_of(c);
+        pool.fn(pool.ctx, next_of(c));
+        /* sequentially consistent, like the caller's store to caller_asleep then load of done:
+         * one of the two sees the other, so the caller is never left asleep */
+        size_t done = atomic_fetch_add(&pool.done, 1) + 1;
+        if (done == nblocks && atomic_load(&pool.caller_asleep)) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.finished);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    size_t index = (size_t)(uintptr_t)arg;
+    uint32_t seen = gen_of(atomic_load(&pool.claim));
+    for (;;) {
+        /* spin a while for the next job, then sleep */
+        int64_t until = now_ns() + MLPC_POOL_SPIN_NS;
+        uint32_t gen = seen;
+        for (unsigned i = 1; gen == seen; i++) {
+            if (atomic_load_explicit(&pool.quit, memory_order_relaxed)) break;
+            CPU_RELAX();
+            gen = gen_of(atomic_load_explicit(&pool.claim, memory_order_acquire));
+            if (i % 64 == 0 && now_ns() > until) break;
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&pool.lock);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while ((gen = gen_of(atomic_load(&pool.claim))) == seen && !atomic_load(&pool.quit))
+                pthread_cond_wait(&pool.wake, &pool.lock);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        if (atomic_load(&pool.quit) && index + 1 >= pool.nthreads) return NULL;
+        if (gen != seen) {
+            drain(gen);
+            seen = gen;
+        }
+    }
+}
+
+/* ---- threads ---- */
+size_t mlpc_pool_default_threads(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        size_t n = (size_t)CPU_COUNT(&set);
+        return n < MLPC_POOL_MAX_THREADS ? n : MLPC_POOL_MAX_THREADS;
+    }
+#endif
+    return 1;
+}
+
+/* After fork() only the forking thread exists: the child has no workers, nobody asleep. The
+ * handlers hold both locks across fork() so the child gets them in a known state. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&pool.run);
+    pthread_mutex_lock(&pool.lock);
+}
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.run);
+}
+static void after_fork_child(void)
+{
+    pool.nworkers = 0;
+    pool.alone_until = pool.alone_for = 0;
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.caller_asleep, 0);
+    atomic_store(&pool.quit, 0);
+    pthread_cond_init(&pool.wake, NULL);       /* forget the waiters that were not copied */
+    pthread_cond_init(&pool.finished, NULL);
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.run);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void setup(void)
+{
+    /* OpenBLAS runs single-threaded inside every block: its own threads would compete with the
+     * pool's, spin for milliseconds after each product, and sum in a thread-dependent order */
+    MLPC_BLAS(openblas_set_num_threads)(1);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    if (pool.nthreads == 0) pool.nthreads = mlpc_pool_default_threads();
+}
+
+size_t mlpc_pool_threads(void)
+{
+    pthread_once(&once, setup);
+    return pool.nthreads;
+}
+
+/* Stops the workers beyond n − 1 (under `run`). */
+static void stop_workers(size_t n)
+{
+    if (pool.nworkers + 1 <= n) return;
+    pthread_mutex_lock(&pool.lock);
+    atomic_store(&pool.quit, 1);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    /* a quitting worker checks index + 1 >= nthreads: every worker from n − 1 on leaves */
+    for (size_t w = n - 1; w < pool.nworkers; w++) pthread_join(pool.workers[w], NULL);
+    atomic_store(&pool.quit, 0);
+    pool.nworkers = n - 1;
+}
+
+void mlpc_pool_set_threads(size_t n)
+{
+    pthread_once(&once, setup);
+    if (n == 0) n = mlpc_pool_default_threads();
+    if (n > MLPC_POOL_MAX_THREADS) n = MLPC_POOL_MAX_THREADS;
+    pthread_mutex_lock(&pool.run);
+    pool.nthreads = n;
+    stop_workers(n);
+    pthread_mutex_unlock(&pool.run);
+}
+
+/* Starts the missing workers (under `run`); a failure leaves fewer workers, not an error. */
+static void start_workers(void)
+{
+    /* workers block every signal: Python and the application handle them on their threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    while (pool.nworkers + 1 < pool.nthreads) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 1 << 20);   /* blocks need little: GEMM packs on the heap */
+        int rc = pthread_create(&pool.workers[pool.nworkers], &attr, worker_main,
+                                (void *)(uintptr_t)pool.nworkers);
+        pthread_attr_destroy(&attr);
+        if (rc) break;
+        pool.nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* A worker that the operating system preempts while it holds a block (another program busy on
+ * its core) makes the caller wait for that block: longer than the caller's own share took, at
+ * worst a whole scheduler time slice. After such a job the caller runs jobs alone for a while,
+ * 10 ms the first time and twice as long after each further straggling job (up to a second),
+ * half as long after a job that went well; results stay the same, since the blocks do. */
+enum { STRAGGLE_NS = 100000, ALONE_MIN_NS = 10000000, ALONE_MAX_NS = 1000000000 };
+
+static void straggled(int64_t start, int64_t drained, int64_t end)
+{
+    if (end - drained > (drained - start) / 2 + STRAGGLE_NS) {
+        pool.alone_for = pool.alone_for ? 2 * pool.alone_for : ALONE_MIN_NS;
+        if (pool.alone_for > ALONE_MAX_NS) pool.alone_for = ALONE_MAX_NS;
+        pool.alone_until = end + pool.alone_for;
+    } else {
+        pool.alone_for = pool.alone_for / 2 < ALONE_MIN_NS ? 0 : pool.alone_for / 2;
+    }
+}
+
+static void run_alone(mlpc_block_fn fn, void *ctx, size_t nblocks)
+{
+    for (size_t b = 0; b < nblocks; b++) fn(ctx, b);
+}
+
+void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
+{
+    pthread_once(&once, setup);
+    if (nblocks < 2 || nblocks > MAX_BLOCKS || cost_ns < MLPC_POOL_MIN_NS || pool.nthreads < 2 ||
+        pthread_mutex_trylock(&pool.run) != 0) {
+        run_alone(fn, ctx, nblocks);
+        return;
+    }
+    start_workers();   /* even for a job run alone: a steady state then starts no thread */
+    int64_t start = now_ns();
+    if (start < pool.alone_until || pool.nworkers == 0) {
+        pthread_mutex_unlock(&pool.run);
+        run_alone(fn, ctx, nblocks);
+        return;
+    }
+    pool.fn = fn;
+    pool.ctx = ctx;
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint32_t gen = ++pool.generation;
+    atomic_store(&pool.claim, (uint64_t)gen << 32 | (uint64_t)nblocks << 16);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    drain(gen);
+    /* the blocks still running are the workers': spin a while, then sleep until the last ends */
+    int64_t drained = now_ns(), until = drained + MLPC_POOL_SPIN_NS;
+    for (unsigned i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < nblocks; i++) {
+        CPU_RELAX();
+        if (i % 64 == 0 && now_ns() > until) {
+            pthread_mutex_lock(&pool.lock);
+            atomic_store(&pool.caller_asleep, 1);
+            while (atomic_load(&pool.done) < nblocks) pthread_cond_wait(&pool.finished, &pool.lock);
+            atomic_store(&pool.caller_asleep, 0);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+    straggled(start, drained, now_ns());
+    pthread_mutex_unlock(&pool.run);
+}
