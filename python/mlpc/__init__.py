@@ -28,6 +28,7 @@ from .tensorboard import TensorBoard
 from .lr_range import lr_find
 from .serialize import save, load, save_optimizer, load_optimizer, from_torch, ModelFileError
 from . import init, schedules, testing, data, plot, training, serialize, tensorboard
+from . import summary   # registers net.summary()'s table (mlpc._registry)
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from . import _registry
 from . import _seed
 from . import init as _init
 
@@ -137,8 +138,7 @@ class Layer:
                                    f"which is built once its input width is known (at the first "
                                    f"forward pass, or at once when the first layer has "
                                    f"in_features)")
-            from .network import Sequential
-            Sequential(self)
+            _registry.Sequential(self)
         return self._net._ensure_core()
 
     def _param(self, name, grad=False):
@@ -198,7 +198,6 @@ class Layer:
     def __call__(self, x: ArrayLike) -> NDArray[Any]:
         """Apply this layer alone (through a one-layer network of x's dtype). A layer that
         belongs to a larger network runs as a copy, so that network is left as it was."""
-        from .network import Sequential
         x = np.asarray(x)
         dtype = "float64" if x.dtype == np.float64 else "float32"
         net = self._net
@@ -211,7 +210,7 @@ class Layer:
         layer = self if net is None or alone else self._copy()
         undo = _undo_log(layer._tree())
         try:
-            net = Sequential(layer, dtype=dtype)   # built now, or lazily by its first forward
+            net = _registry.Sequential(layer, dtype=dtype)   # built now, or at its first forward
             net._standalone = True
             return net.forward(x)
         except BaseException:   # a failed call leaves the layer in the network it was in

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core
+from . import _registry
 from ._limits import in_dtype
 from ._seed import check_seed, draw_seed
 from .layers import Layer, _undo_log
@@ -220,8 +221,7 @@ class Sequential(Layer):
         return duplicate
 
     def __reduce_ex__(self, protocol):
-        from .serialize import reduce_network
-        return reduce_network(self)
+        return _registry.reduce_network(self)
 
     # -- computing ------------------------------------------------------------------------------
     def forward(self, x: ArrayLike) -> NDArray[Any]:
@@ -454,8 +454,7 @@ class Sequential(Layer):
         """A table of the layers (name, type, output shape, parameter count, trainable) and the
         totals, like Keras's model.summary(): printed as text, shown as HTML in a notebook
         (mlpc.summary.Summary; its rows and totals are attributes too)."""
-        from .summary import Summary
-        return Summary(self)
+        return _registry.Summary(self)
 
     def _repr_html_(self) -> str:
         """The notebook's view of a network: its summary table (the text repr stays the
@@ -471,13 +470,11 @@ class Sequential(Layer):
              extra: Optional[Mapping[str, ArrayLike]] = None) -> None:
         """Write the network (and optionally an optimizer's state) to an .npz file; mlpc.load
         reads it back. See mlpc.serialize for the format."""
-        from .serialize import save
-        save(self, path, optimizer=optimizer, extra=extra)
+        _registry.save(self, path, optimizer=optimizer, extra=extra)
 
     def to_torch(self) -> Any:
         """An equivalent torch.nn.Sequential (needs PyTorch); see mlpc.serialize.to_torch."""
-        from .serialize import to_torch
-        return to_torch(self)
+        return _registry.to_torch(self)
 
 
 def layers_with_outputs(container, prefix=""):
@@ -506,3 +503,6 @@ class _mode:
 
     def __exit__(self, *exc):
         self.net.training = self.previous
+
+
+_registry.Sequential = Sequential   # for a layer called alone (mlpc.layers)

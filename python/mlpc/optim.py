@@ -26,8 +26,10 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from . import _core
+from . import _registry
 from ._limits import in_dtype
 from .losses import Loss
+from .network import Sequential
 from .schedules import _real, as_schedule
 
 ScheduleLike = Union[float, Callable[[int], float], None]
@@ -95,7 +97,6 @@ def _betas(betas):
 
 
 def _check_net(who, net):
-    from .network import Sequential
     if not isinstance(net, Sequential):
         raise TypeError(f"{who} takes a mlpc.Sequential, got {type(net).__name__}")
     if net._outer() is not None:   # its parameters live in that network, with all the others
@@ -329,8 +330,7 @@ class Optimizer:
         return state
 
     def __reduce_ex__(self, protocol):   # pickle: through the optimizer file format
-        from .serialize import reduce_optimizer
-        return reduce_optimizer(self)
+        return _registry.reduce_optimizer(self)
 
     def __repr__(self) -> str:
         """Every setting that changes the update: the rule's own, then weight decay, clipping and

@@ -59,6 +59,7 @@ from typing import Any, BinaryIO, Mapping, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _registry
 from . import layers as _layers
 from . import blocks as _blocks
 from . import optim as _optim
@@ -248,11 +249,10 @@ _HEADER_BYTES = 1 << 24     # the JSON header describes layers, not values: 4 M 
 class _Entry:
     """One archive member: its zip record and what its .npy header declares."""
 
-    __slots__ = ("info", "shape", "dtype", "size")
+    __slots__ = ("info", "shape", "dtype")
 
     def __init__(self, info, shape, dtype):
         self.info, self.shape, self.dtype = info, shape, dtype
-        self.size = math.prod(shape)
 
 
 def _starts_with(source, prefix):
@@ -934,3 +934,8 @@ def from_torch(module: Any, dtype: Optional[str] = None, l2: float = 0.0) -> Seq
                 setattr(layer, name, value)
     net.training = module.training
     return net
+
+
+# what Sequential and the optimizers call (mlpc.network and mlpc.optim come before this module)
+_registry.save, _registry.to_torch = save, to_torch
+_registry.reduce_network, _registry.reduce_optimizer = reduce_network, reduce_optimizer

@@ -12,6 +12,7 @@ values too but no optimizer touches them: they are counted apart as non-trainabl
 """
 import html
 
+from . import _registry
 from .blocks import BatchNorm, Residual
 from .network import layers_with_outputs
 
@@ -79,3 +80,6 @@ class Summary:
         foot = "<br>".join(html.escape(t) for t in self._totals())
         return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
                 f'<p style="font-family: monospace">{foot}</p>')
+
+
+_registry.Summary = Summary   # net.summary() (mlpc.network comes before this module)

@@ -66,7 +66,7 @@ from __future__ import annotations
 import math
 import time
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,10 +76,9 @@ from numpy.typing import NDArray
 from .blocks import BatchNorm, Dropout
 from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
 from .network import Sequential, _mode
+from .optim import Optimizer
 from .progress import ProgressBar, enabled as _progress_enabled
 
-if TYPE_CHECKING:
-    from .optim import Optimizer
 
 __all__ = ["fit", "evaluate", "History", "FitState", "Callback", "EarlyStopping"]
 
@@ -395,7 +394,6 @@ def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
     infinite cost, or one above 1e6 × max(1, the first step's cost), raises FloatingPointError
     with the network restored (module docstring).
     """
-    from .optim import Optimizer
     _check_net(net, loss_fn)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"expected a mlpc optimizer, got {type(optimizer).__name__}")
