@@ -79,8 +79,10 @@ def random_case(rng, units=None):
         else:
             layers.append(mlpc.Linear(width, w, bias=bias))
             norm = rng.integers(4)
-            if norm == 2 and w < 3:
-                norm = 0   # a layer normalization of 1 or 2 units is degenerate, as below
+            if norm == 2 and (w < 3 or (width == 1 and not bias)):
+                # degenerate, as below: a layer normalization of 1 or 2 units, or of x·w for
+                # a single input x (it sees only the sign of x)
+                norm = 0
             if norm == 1:
                 layers.append(mlpc.BatchNorm(w, affine=bool(rng.integers(2))))
             elif norm == 2:
