@@ -79,9 +79,9 @@ def random_case(rng, units=None):
         else:
             layers.append(mlpc.Linear(width, w, bias=bias))
             norm = rng.integers(4)
-            if norm == 2 and (w < 3 or (width == 1 and not bias)):
-                # degenerate, as below: a layer normalization of 1 or 2 units, or of x·w for
-                # a single input x (it sees only the sign of x)
+            if (norm == 2 and w < 3) or width == 1:
+                # degenerate, as below: a layer normalization of 1 or 2 units, or any
+                # normalization of x·w + b for a single input x (it sees little but x's sign)
                 norm = 0
             if norm == 1:
                 layers.append(mlpc.BatchNorm(w, affine=bool(rng.integers(2))))
