@@ -8,7 +8,8 @@
  * bits between machines; on one machine every call takes the same clone. */
 #ifndef MLPC_SIMD_H
 #define MLPC_SIMD_H
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+#include <stdint.h>   /* a libc header (not the compiler's): it defines __GLIBC__ on glibc, which ifuncs need */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) && \
     !defined(MLPC_NO_CLONES)
 #define MLPC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

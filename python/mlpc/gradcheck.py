@@ -70,6 +70,8 @@ class GradcheckResult(dict):
       tensors that fail (located down to single entries);
     - `kinks`: {name: [Kink(index, analytic, left, right), ...]}: derivatives at a ReLU-family
       kink, where the one-sided differences disagree (not errors);
+    - `unresolved`: {name: count}: derivatives whose finite differences never settled at any
+      step (a cost too ill-conditioned for float64), not held against the gradient;
     - `mode` ("directional" or "elementwise"), `tol`, `evaluations` (cost evaluations),
       `seconds`.
     """
@@ -77,7 +79,7 @@ class GradcheckResult(dict):
     def __init__(self, errors, tol, mode):
         super().__init__(errors)
         self.tol, self.mode = tol, mode
-        self.failures, self.kinks = {}, {}
+        self.failures, self.kinks, self.unresolved = {}, {}, {}
         self.evaluations, self.seconds = 0, 0.0
 
     @property
@@ -92,6 +94,8 @@ class GradcheckResult(dict):
         for name, err in self.items():
             mark = "" if err <= self.tol else "   <- wrong"
             kinks = f"   ({len(self.kinks[name])} at kinks)" if self.kinks.get(name) else ""
+            if self.unresolved.get(name):
+                kinks += f"   ({self.unresolved[name]} unresolved)"
             lines.append(f"  {name:<{width}}  {err:.1e}{mark}{kinks}")
         for name, entries in self.failures.items():
             lines.append(f"  worst entries of {name}:")
@@ -211,7 +215,7 @@ def _line_check(costs_along, directions, analytic, tol, floor, first_step):
     error = np.where(diff == 0, 0.0, diff / np.where(denom > 0, denom, 1.0))
     # both at the differences' noise level: zero as far as finite differences can tell
     error[(np.abs(analytic) <= bound) & (np.abs(numeric) <= bound) | kink] = 0.0
-    return error, numeric, kink, left, right, evaluations
+    return error, numeric, kink, left, right, evaluations, np.isinf(bound) & ~kink
 
 
 def _subset(start, index, value, todo):
@@ -248,6 +252,7 @@ class _Tensor:
     def __init__(self, name, shape, values, grad, costs_along, floor, first_step):
         self.name, self.shape, self.floor, self.first_step = name, shape, floor, first_step
         self.grad = np.asarray(grad, dtype=np.float64).reshape(-1)
+        self.unresolved = 0   # derivatives no step estimated credibly (not held against it)
         rms = float(np.sqrt(np.mean(np.square(values)))) if np.size(values) else 0.0
         self.scale = rms if rms > 0 and np.isfinite(rms) else 1.0
         self.costs_along = costs_along
@@ -256,9 +261,9 @@ class _Tensor:
         directions, values = _random_directions(self.grad.size, self.scale, count, rng, entries)
         picked = slice(None) if entries is None else entries
         analytic = values @ self.grad[picked]
-        error, numeric, kink, left, right, n = _line_check(self.costs_along, directions,
-                                                           analytic, tol, self.floor,
-                                                           self.first_step)
+        error, numeric, kink, left, right, n, unresolved = _line_check(
+            self.costs_along, directions, analytic, tol, self.floor, self.first_step)
+        self.unresolved += int(unresolved.sum())
         fails = [Entry(("direction", int(d)), float(analytic[d]), float(numeric[d]),
                        float(error[d])) for d in np.argsort(-error) if error[d] > tol]
         kinks = [Kink(("direction", int(d)), float(analytic[d]), float(left[d]),
@@ -268,9 +273,10 @@ class _Tensor:
     def elementwise(self, entries, tol):
         entries = np.asarray(entries, dtype=np.intp)
         analytic = self.grad[entries] * self.scale
-        error, numeric, kink, left, right, n = _line_check(
+        error, numeric, kink, left, right, n, unresolved = _line_check(
             self.costs_along, _unit_directions(entries, self.scale), analytic, tol, self.floor,
             self.first_step)
+        self.unresolved += int(unresolved.sum())
         s = self.scale
         unravel = [tuple(int(i) for i in np.unravel_index(e, self.shape)) for e in entries]
         order = np.argsort(-error)
@@ -331,6 +337,8 @@ def _check(tensors, tol, entries, directions, seed):
             result.failures[tensor.name] = fails
         if kinks:
             result.kinks[tensor.name] = kinks
+        if tensor.unresolved:
+            result.unresolved[tensor.name] = tensor.unresolved
     result.seconds = time.perf_counter() - began
     return result
 

@@ -249,11 +249,10 @@ _HEADER_BYTES = 1 << 24     # the JSON header describes layers, not values: 4 M 
 class _Entry:
     """One archive member: its zip record and what its .npy header declares."""
 
-    __slots__ = ("info", "shape", "dtype", "size")
+    __slots__ = ("info", "shape", "dtype")
 
     def __init__(self, info, shape, dtype):
         self.info, self.shape, self.dtype = info, shape, dtype
-        self.size = math.prod(shape)
 
 
 def _starts_with(source, prefix):
