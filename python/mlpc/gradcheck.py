@@ -163,11 +163,11 @@ def _estimate(phi, base, h, floor):
 
 def _line_check(costs_along, directions, analytic, tol, floor, first_step):
     """Compare analytic directional derivatives (m,) with finite differences along
-    `directions` (start, index, value) of a tensor. Steps shrink
-    (up to ROUNDS times) for the directions whose estimate crosses a kink or cannot yet tell a
-    difference of tol, until round-off dominates; each keeps its estimate with the smallest
-    bound. Returns (error (m,), numeric (m,), kink mask (m,), left,
-    right, evaluations)."""
+    `directions` (start, index, value) of a tensor. Steps shrink (up to ROUNDS times) for the
+    directions whose estimate crosses a kink, is not yet credible or cannot yet tell a
+    difference of tol, until round-off dominates; each keeps its credible estimate with the
+    smallest bound. Returns (error, numeric, kink mask, left, right (each (m,)), evaluations,
+    unresolved mask: no credible estimate at any step)."""
     start, index, value = directions
     m = len(start) - 1
     h = np.full(m, first_step)
