@@ -205,10 +205,12 @@ def _edges(data, bins, hist_range, magnitude):
         return np.asarray(bins, dtype=np.float64)
     lo, hi = hist_range if hist_range is not None else (float(data.min()), float(data.max()))
     if magnitude:
-        lo, hi = math.log10(lo), math.log10(hi)
         if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        return np.logspace(lo, hi, int(bins) + 1)
+            return np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, int(bins) + 1)
+        edges = np.logspace(math.log10(lo), math.log10(hi), int(bins) + 1)
+        # 10**log10(v) may miss v by an ulp: the smallest and largest values must stay inside
+        edges[0], edges[-1] = lo, hi
+        return edges
     if lo == hi:  # np.histogram needs a non-empty interval
         lo, hi = lo - 0.5, hi + 0.5
     return np.linspace(lo, hi, int(bins) + 1)
