@@ -53,24 +53,26 @@ def test_linear_small_batches_against_reference(dtype, N):
     close(grads(net)["0.bias"], 2 * rdb, dtype)
 
 
-def wide_net(dtype, seed):
+def wide_net(dtype, seed, l2=0.0):
     """Over 3 optimizer chunks (4096 values), with tensors that cross chunk boundaries and
-    per-unit gradients (batch norm γ, β; PReLU slopes) that a train_step must overwrite."""
+    per-unit gradients (batch norm γ, β; PReLU slopes) that a train_step must overwrite.
+    (train_step updates each chunk inside the backward pass, once its gradients are final.)"""
     return mlpc.Sequential(mlpc.Linear(37, 150), mlpc.BatchNorm(150), mlpc.PReLU(150),
                            mlpc.Linear(150, 41), mlpc.Tanh(), mlpc.Linear(41, 9),
-                           dtype=dtype, seed=seed)
+                           dtype=dtype, seed=seed, l2=l2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("N", [1, 2, 7])
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
 @pytest.mark.parametrize("make_opt", [lambda n: mlpc.Adam(n, lr=0.01, weight_decay=1e-2),
                                       lambda n: mlpc.SGD(n, lr=0.1, momentum=0.9),
                                       lambda n: mlpc.RMSProp(n, lr=0.01)],
                          ids=["adam", "sgd", "rmsprop"])
-def test_train_step_overwrites_what_pieces_accumulate(dtype, N, make_opt):
+def test_train_step_overwrites_what_pieces_accumulate(dtype, N, l2, make_opt):
     rng = np.random.default_rng()
     seed = int(rng.integers(1 << 30))
-    fused, pieces = wide_net(dtype, seed), wide_net(dtype, seed)
+    fused, pieces = wide_net(dtype, seed, l2), wide_net(dtype, seed, l2)
     if N == 1:   # batch norm in training mode needs two examples
         fused.eval(), pieces.eval()
     opt_f, opt_p = make_opt(fused), make_opt(pieces)

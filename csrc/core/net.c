@@ -296,7 +296,7 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
                net->N * net->layers[net->nlayers - 1].out * net->elsize);
         net->loss_done = 0;          /* the slot no longer holds a loss gradient */
     }
-    int rc = DISPATCH(backward, net, need_dx, 1);
+    int rc = DISPATCH(backward, net, need_dx, 1, NULL, NULL);
     net->backward_done = rc == MLPC_OK;
     return rc;
 }
@@ -424,14 +424,23 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
     int rc = mlpc_net_forward(net, x, N);
     if (!rc) rc = mlpc_net_loss(net, loss, labels, targets, cost);
-    if (!rc) rc = DISPATCH(backward, net, 0, 0);   /* overwrites the gradients: no zero_grad */
+    if (rc) {
+        net->backward_done = 0;
+        net->input = NULL;
+        return rc;
+    }
+    *cost += mlpc_net_penalty(net);   /* of the weights before the update */
+    /* Clipping needs the whole gradient before any update; otherwise the update runs inside
+     * the backward pass, a chunk as soon as its gradients are final (net.inc). The backward
+     * pass overwrites the gradients: no zero_grad. */
+    int early = !(cfg->clip_value > 0 || cfg->clip_norm > 0);
+    rc = early ? DISPATCH(backward, net, 0, 0, state, cfg) : DISPATCH(backward, net, 0, 0, NULL, NULL);
     net->backward_done = rc == MLPC_OK;
     /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
      * pass of its own (the caller may change or free x once the call returns) */
     net->input = NULL;
     if (rc) return rc;
-    *cost += mlpc_net_penalty(net);
-    mlpc_net_optim_step(net, state, cfg);
+    if (!early) mlpc_net_optim_step(net, state, cfg);
     return MLPC_OK;
 }
 
