@@ -40,6 +40,8 @@ static struct {
     _Atomic int sleepers;           /* workers asleep on `wake` */
     _Atomic int caller_asleep;
     _Atomic int quit;               /* workers with index >= nworkers_wanted exit */
+    _Atomic int shared_cpu;         /* a worker saw itself descheduled while it ran blocks */
+    unsigned sampled;               /* jobs since the caller last looked at its CPU time */
     _Atomic size_t nthreads;        /* wanted, the caller included */
     size_t nworkers;                /* started */
     int64_t alone_until, alone_for; /* see straggled() */
@@ -55,11 +57,22 @@ static uint32_t gen_of(uint64_t c) { return (uint32_t)(c >> 32); }
 static size_t count_of(uint64_t c) { return (size_t)((c >> 16) & 0xffff); }
 static size_t next_of(uint64_t c) { return (size_t)(c & 0xffff); }
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+static int64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* A thread that another program shares a CPU with gets less CPU time than the wall time its
+ * blocks take. Looked at every SAMPLE_EVERY jobs (the thread's CPU clock is a system call),
+ * over at least SAMPLE_MIN_NS of blocks. */
+enum { SAMPLE_EVERY = 8, SAMPLE_MIN_NS = 20000 };
+static int descheduled(int64_t wall0, int64_t cpu0)
+{
+    int64_t wall = now_ns() - wall0, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    return wall >= SAMPLE_MIN_NS && 4 * cpu < 3 * wall;
 }
 
 /* Take and run blocks of job `gen` until none is left. */
@@ -88,6 +101,7 @@ static void drain(uint32_t gen)
 static void *worker_main(void *arg)
 {
     size_t index = (size_t)(uintptr_t)arg;
+    unsigned sampled = 0;
     uint32_t seen = gen_of(atomic_load(&pool.claim));
     for (;;) {
         /* spin a while for the next job, then sleep */
@@ -109,7 +123,13 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&pool.quit) && index + 1 >= pool.nthreads) return NULL;
         if (gen != seen) {
-            drain(gen);
+            if (++sampled % SAMPLE_EVERY == 0) {
+                int64_t wall0 = now_ns(), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+                drain(gen);
+                if (descheduled(wall0, cpu0)) atomic_store(&pool.shared_cpu, 1);
+            } else {
+                drain(gen);
+            }
             seen = gen;
         }
     }
@@ -144,6 +164,7 @@ static void after_fork_child(void)
 {
     pool.nworkers = 0;
     pool.alone_until = pool.alone_for = 0;
+    atomic_store(&pool.shared_cpu, 0);
     atomic_store(&pool.sleepers, 0);
     atomic_store(&pool.caller_asleep, 0);
     atomic_store(&pool.quit, 0);
@@ -214,16 +235,21 @@ static void start_workers(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* A worker that the operating system preempts while it holds a block (another program busy on
- * its core) makes the caller wait for that block: longer than the caller's own share took, at
- * worst a whole scheduler time slice. After such a job the caller runs jobs alone for a while,
- * 10 ms the first time and twice as long after each further straggling job (up to a second),
- * half as long after a job that went well; results stay the same, since the blocks do. */
+/* A loaded machine. A worker that the operating system preempts while it holds a block
+ * (another program busy on its core) makes the caller wait for that block: longer than the
+ * caller's own share took, at worst a whole scheduler time slice. And a thread of the pool that
+ * shares its CPU with another program runs at a fraction of its speed: a slow worker makes the
+ * caller wait at the end of every job, a slow caller makes the passes too small to cut slower
+ * than one thread alone would be, since alone it would have the free CPU. After a job that
+ * straggled so, or showed a thread of the pool descheduled, the caller runs jobs alone for a
+ * while (its workers then sleep and it gets a CPU of its own), 10 ms the first time and twice as
+ * long after each further such job (up to a second), half as long after a job that went well;
+ * results stay the same, since the blocks do. */
 enum { STRAGGLE_NS = 100000, ALONE_MIN_NS = 10000000, ALONE_MAX_NS = 1000000000 };
 
-static void straggled(int64_t start, int64_t drained, int64_t end)
+static void straggled(int64_t start, int64_t drained, int64_t end, int slow)
 {
-    if (end - drained > (drained - start) / 2 + STRAGGLE_NS) {
+    if (slow || end - drained > (drained - start) / 2 + STRAGGLE_NS) {
         pool.alone_for = pool.alone_for ? 2 * pool.alone_for : ALONE_MIN_NS;
         if (pool.alone_for > ALONE_MAX_NS) pool.alone_for = ALONE_MAX_NS;
         pool.alone_until = end + pool.alone_for;
@@ -262,7 +288,10 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
+    int sample = ++pool.sampled % SAMPLE_EVERY == 0;
+    int64_t cpu0 = sample ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
     drain(gen);
+    int slow = sample && descheduled(start, cpu0);
     /* the blocks still running are the workers': spin a while, then sleep until the last ends */
     int64_t drained = now_ns(), until = drained + MLPC_POOL_SPIN_NS;
     for (unsigned i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < nblocks; i++) {
@@ -275,6 +304,7 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
             pthread_mutex_unlock(&pool.lock);
         }
     }
-    straggled(start, drained, now_ns());
+    slow |= atomic_exchange(&pool.shared_cpu, 0);
+    straggled(start, drained, now_ns(), slow);
     pthread_mutex_unlock(&pool.run);
 }
