@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from . import _registry
+from ._choices import check_choice
 from . import _seed
 from . import init as _init
 
@@ -391,9 +392,8 @@ class GELU(Activation):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = approximate = check_choice("approximate", approximate,
+                                                      ("none", "tanh"))
         self.act = _core.ACT_GELU if approximate == "none" else _core.ACT_GELU_TANH
 
     def extra_repr(self):
@@ -466,9 +466,8 @@ class GLU(Layer):
 
     def __init__(self, act: str = "sigmoid") -> None:
         super().__init__()
-        if act not in self._ACTS:
-            raise ValueError(f"unknown gate activation {act!r}; choose one of {sorted(self._ACTS)}")
-        self.act = act
+        self.act = check_choice("act", act, self._ACTS,
+                                f"a gate activation, one of {sorted(self._ACTS)}")
 
     def _specs(self, width, specs, seeds):
         if width % 2:

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _core
 from . import _registry
+from ._choices import check_choice
 from ._limits import in_dtype
 from .losses import Loss
 from .network import Sequential
@@ -290,9 +291,11 @@ class Optimizer:
         name = type(self).__name__
         if not isinstance(d, Mapping):
             raise TypeError(f"load_state_dict takes a dict, got {type(d).__name__}")
-        if d.get("type") != name:
+        kind = d.get("type")
+        if kind is None or isinstance(kind, str) and kind != name:     # another rule's, or none
             raise ValueError(f"expected the state dict of a {name} (type {name!r}), got type "
-                             f"{d.get('type')!r}")
+                             f"{kind!r}")
+        check_choice(f"{name} state dict: type", kind, (name,))        # not a string at all
         expected = {"type", "step", "state", "nesterov", *self._config_fields()}
         missing, unexpected = sorted(expected - set(d)), sorted(set(d) - expected)
         if missing or unexpected:

@@ -305,13 +305,10 @@ def _panel_title(label, note):
 
 def _sharing(sharex):
     """sharex as one of None (every panel its own range), "row" or "all"."""
-    if sharex in (False, None):
-        return None
-    if sharex is True or sharex == "row":
-        return "row"
-    if sharex == "all":
-        return "all"
-    raise ValueError(f"sharex must be False, True, 'row' or 'all', got {sharex!r}")
+    from ._choices import check_choice
+    if sharex is None or isinstance(sharex, (bool, np.bool_)):
+        return "row" if sharex else None
+    return check_choice("sharex", sharex, ("row", "all"), "False, True, 'row' or 'all'")
 
 
 def _axis_text(xlabel, magnitude):
@@ -445,6 +442,7 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
         With exactly one axes per (row, layer) cell, then one per strip, when
         the function created it.
     """
+    from ._choices import check_choice
     rows = [list(r) for r in rows]
     nrows = len(rows)
     if nrows == 0:
@@ -462,8 +460,7 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
     for label, values, scale in strips:
         if len(values) != nrows or any(len(v) != len(r) for v, r in zip(values, rows)):
             raise ValueError(f"strip {label!r} needs one value per panel of each row")
-        if scale not in ("log", "fraction", "linear"):
-            raise ValueError(f"strip scale must be 'log', 'fraction' or 'linear', got {scale!r}")
+        check_choice("strip scale", scale, ("log", "fraction", "linear"))
     share = _sharing(sharex)
 
     prepared = [[_prepare(v, nonzero, magnitude) for v in r] for r in rows]

@@ -18,6 +18,8 @@ import html
 import sys
 import time
 
+from ._choices import check_choice
+
 __all__ = ["ProgressBar", "enabled", "where", "format_rate", "format_metrics"]
 
 
@@ -98,9 +100,7 @@ class ProgressBar:
         self.prefix = prefix
         if mode is None:
             mode = where(stream) if tty is None else ("terminal" if tty else "lines")
-        if mode not in ("notebook", "terminal", "lines"):
-            raise ValueError(f"mode must be 'notebook', 'terminal' or 'lines', got {mode!r}")
-        self.mode = mode
+        self.mode = mode = check_choice("mode", mode, ("notebook", "terminal", "lines"))
         self.stream = sys.stderr if stream is None else stream
         self.width = int(width)
         self.interval = float(interval)

@@ -73,6 +73,7 @@ from numpy.typing import NDArray
 
 # array-likes are annotated Any: the functions take anything np.asarray does, checked at run time
 
+from ._choices import check_choice
 from .blocks import BatchNorm, Dropout
 from .losses import Loss, SoftmaxCrossEntropy, BinaryCrossEntropy
 from .network import Sequential, _mode
@@ -400,8 +401,7 @@ def fit(net: Sequential, loss_fn: Loss, optimizer: Optimizer, X: Any, y: Any,
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
     eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
-    if train_metrics not in ("eval", "steps"):
-        raise ValueError(f"train_metrics must be 'eval' or 'steps', got {train_metrics!r}")
+    train_metrics = check_choice("train_metrics", train_metrics, ("eval", "steps"))
     X, y = _check_data(net, X, y)
     _check_targets(net, loss_fn, y, "y")
     if optimizer.net is not net:
@@ -565,16 +565,14 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_cost", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best: bool = True) -> None:
-        if monitor not in History.EPOCH_KEYS or monitor == "time":
-            raise ValueError(f"monitor must be one of train_cost, train_accuracy, val_cost, "
-                             f"val_accuracy; got {monitor!r}")
-        self.monitor = monitor
+        monitored = tuple(k for k in History.EPOCH_KEYS if k != "time")
+        self.monitor = monitor = check_choice("monitor", monitor, monitored,
+                                              "one of " + ", ".join(monitored))
         self.patience = _check_int("patience", patience, 0)
         self.min_delta = abs(float(min_delta))
+        mode = check_choice("mode", mode, ("auto", "min", "max"))
         if mode == "auto":
             mode = "max" if monitor.endswith("accuracy") else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.mode = mode
         self.restore_best = bool(restore_best)
         self._reset()
