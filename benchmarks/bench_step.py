@@ -4,7 +4,9 @@
     python benchmarks/bench_step.py --threads-table [--loaded]     (bench_threads.py: 1 vs 2 threads)
 
 It imports the installed mlpc (or the one PYTHONPATH names: PYTHONPATH=python after an in-place
-build). Tables, all on one thread (mlpc.set_num_threads(1), torch.set_num_threads(1)):
+build). The header names the OpenBLAS kernels in use: where the environment sets OPENBLAS_CORETYPE
+(and OPENBLAS_L2_SIZE), run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...` to
+time the kernels OpenBLAS picks for the CPU. Tables, all on one thread (mlpc.set_num_threads(1), torch.set_num_threads(1)):
 
   B1  3072-50-10-10-10-10-10, Linear → BatchNorm → ReLU, batch 100
   B2  500 → 10 hidden layers of 500 tanh → 10, batch 100
@@ -170,6 +172,24 @@ class Blas:
         return run, nothing
 
 
+def openblas_kernels():
+    """Which kernels mlpc's OpenBLAS runs: its core name, and whether the environment chose it.
+    OpenBLAS picks by CPU (SkylakeX, with AVX-512, on the developers' Zen 4), unless
+    OPENBLAS_CORETYPE names a core; some machines set it (with OPENBLAS_L2_SIZE) for older
+    OpenBLAS builds, and the Haswell kernels then take about 1.5x as long. Benchmark with
+    `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_step.py`."""
+    path = os.path.join(os.path.dirname(mlpc.__file__), "libscipy_openblas.so")
+    core = "unknown"
+    try:
+        fn = ctypes.CDLL(path).scipy_openblas_get_corename
+        fn.restype = ctypes.c_char_p
+        core = fn().decode()
+    except (OSError, AttributeError):   # a build against another OpenBLAS
+        pass
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"OpenBLAS {core} kernels" + (f" (forced by OPENBLAS_CORETYPE={forced})" if forced else "")
+
+
 # ---- the tables --------------------------------------------------------------------------------
 def print_table(title, header, rows):
     print(f"\n{title}\n")
@@ -288,8 +308,9 @@ def main(argv=None):
     tables = args.tables.split(",")
     load = os.getloadavg()
     print(f"mlpc {mlpc.__version__} from {os.path.dirname(mlpc.__file__)}; NumPy {np.__version__}; "
-          f"torch {torch.__version__ if torch is not None else 'not available'}; one thread; "
-          f"median of {rounds} interleaved rounds; load average {load[0]:.2f} {load[1]:.2f}")
+          f"torch {torch.__version__ if torch is not None else 'not available'}; "
+          f"{openblas_kernels()}; one thread; median of {rounds} interleaved rounds; "
+          f"load average {load[0]:.2f} {load[1]:.2f}")
     steps = [t for t in tables if t in NETWORKS]
     if steps:
         table_steps(steps, rounds, target, Blas())

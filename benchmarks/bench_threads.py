@@ -23,7 +23,7 @@ import sys
 import time
 
 import mlpc
-from bench_step import BATCHES, NETWORKS, batch, mlpc_net   # the same networks as the step table
+from bench_step import BATCHES, NETWORKS, batch, mlpc_net, openblas_kernels   # the same networks
 
 
 def round_time(step, seconds):
@@ -86,7 +86,7 @@ def main(argv=None):
     T = args.threads
     setting = "a busy process pinned to one core" if args.loaded else "no busy process started"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"mlpc {mlpc.__version__}, {len(os.sched_getaffinity(0))} CPUs available, {setting}; "
+    print(f"mlpc {mlpc.__version__}, {openblas_kernels()}, {len(os.sched_getaffinity(0))} CPUs available, {setting}; "
           f"load average {load}; median of {args.rounds} rounds\n")
     print(f"| network | batch | wall 1 thr | wall {T} thr | speed-up | CPU 1 thr | CPU {T} thr "
           f"| caller CPU {T} thr |")
