@@ -65,7 +65,7 @@ def resolve(init):
     """(core kind, value) for a name or a (name, value) pair; ValueError for anything else."""
     name, value = (init, None) if isinstance(init, str) else (tuple(init) + (None,))[:2] \
         if isinstance(init, (tuple, list)) else (None, None)
-    name = _ALIASES.get(name, name)
+    name = _ALIASES.get(name, name) if isinstance(name, str) else None   # (array, 1): no key
     if name not in _KINDS:
         raise ValueError(f"unknown initializer {init!r}; choose one of {', '.join(NAMES)}")
     kind, default = _KINDS[name]

@@ -22,6 +22,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from ._choices import check_choice
 from .layers import Layer
 from .network import Sequential, layers_with_outputs
 from .training import Callback, _check_int
@@ -150,14 +151,12 @@ class Recorder(Callback):
                                      f"fit), got {s!r}")
                 chosen.add(int(s))
             self._select = chosen.__contains__
-        if what == "all":
-            what = self.QUANTITIES
-        elif isinstance(what, str):
-            what = (what,)
-        for q in what:
-            if q not in self.QUANTITIES:
-                raise ValueError(f"unknown quantity {q!r}; choose from {self.QUANTITIES}")
-        self.what = tuple(what)
+        if isinstance(what, str):
+            what = self.QUANTITIES if what == "all" else (what,)
+        elif not hasattr(what, "__iter__"):
+            raise TypeError(f"what must be a quantity, 'all' or several quantities, got "
+                            f"{type(what).__name__} {what!r:.60}")
+        self.what = tuple(check_choice("what", q, self.QUANTITIES) for q in what)
         if isinstance(layers, (str, int, type)):
             layers = (layers,)
         if layers is not None:
@@ -178,8 +177,11 @@ class Recorder(Callback):
             raise TypeError(f"saturation must be a number, got {saturation!r}") from None
         if not math.isfinite(self.saturation) or self.saturation < 0:
             raise ValueError(f"saturation must be a finite number >= 0, got {saturation!r}")
-        if range is None or range == "auto":
-            self._range = range
+        if range is None:
+            self._range: Any = None
+        elif isinstance(range, str):        # checked as a string: an array (lo, hi) is no "auto"
+            self._range = check_choice("range", range, ("auto",),
+                                       "None, 'auto', a pair (lo, hi) or a dict of pairs")
         elif isinstance(range, dict):
             self._range = {q: self._check_range(r) for q, r in range.items()}
             for q in self._range:
@@ -343,7 +345,7 @@ class Recorder(Callback):
         return list(self._column)
 
     def _series(self, name, quantity):
-        key = (str(name), quantity)
+        key = (str(name), check_choice("quantity", quantity, self.QUANTITIES))
         if key not in self._column:
             raise KeyError(f"{key} was not recorded; recorded: {self.keys()}")
         return key
@@ -360,8 +362,7 @@ class Recorder(Callback):
         the gradient:data ratio, "update" the update:data ratio std(ΔW)/std(W) of the step just
         taken (W after it; Karpathy's guide: about 1e-3). Needs "param" and that quantity
         recorded; NaN where std(W) is 0."""
-        if quantity not in ("grad", "update"):
-            raise ValueError(f"ratio: quantity must be 'grad' or 'update', got {quantity!r}")
+        check_choice("ratio: quantity", quantity, ("grad", "update"))
         top = self.moments(name, quantity)["std"]
         bottom = self.moments(name, "param")["std"]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -373,6 +374,7 @@ class Recorder(Callback):
 
     def layer_names(self, quantity: str = "output") -> list[str]:
         """The layers whose `quantity` ("output" or "grad_output") was recorded, in order."""
+        quantity = check_choice("quantity", quantity, self.QUANTITIES)
         return [n for n, q in self._column if q == quantity]
 
     def edges(self, name: Any, quantity: str = "output") -> Optional[np.ndarray]:
@@ -440,6 +442,7 @@ class Recorder(Callback):
             if isinstance(quantity, (int, np.integer)):
                 index = int(quantity)
             quantity, names = names, None
+        quantity = check_choice("quantity", quantity, self.QUANTITIES)
         if isinstance(names, (str, int)):
             names = (names,)
         wanted = None if names is None else {str(n) for n in names}

@@ -29,6 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import optim
+from ._choices import check_choice
 from .blocks import BatchNorm, Dropout
 from .layers import ACTIVATIONS, Linear, Sigmoid
 from .losses import MSELoss, SoftmaxCrossEntropy
@@ -88,25 +89,23 @@ class _BaseMLP(BaseEstimator):
         return [int(h) for h in sizes]
 
     def _build(self, n_in, n_out, rng):
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got "
-                             f"{self.activation!r}")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        activation = check_choice("activation", self.activation, _ACTIVATIONS,
+                                  f"one of {sorted(_ACTIVATIONS)}")
+        optimizer = check_choice("optimizer", self.optimizer, _OPTIMIZERS,
+                                 f"one of {sorted(_OPTIMIZERS)}")
         layers, width = [], n_in
         for h in self._hidden_sizes():
             layers.append(Linear(width, h, init="xavier_uniform"))
             if self.batchnorm:
                 layers.append(BatchNorm(h))
-            layers.append(_ACTIVATIONS[self.activation]())
+            layers.append(_ACTIVATIONS[activation]())
             if self.dropout:
                 layers.append(Dropout(self.dropout))
             width = h
         layers.append(Linear(width, n_out, init="xavier_uniform"))
         self.net_ = Sequential(*layers, dtype=self.dtype, l2=self.alpha,
                                seed=int(rng.randint(2**31)))
-        cls, options = _OPTIMIZERS[self.optimizer]
+        cls, options = _OPTIMIZERS[optimizer]
         self.optimizer_ = cls(self.net_, lr=self.learning_rate_init, **options)
         self._rng = rng   # partial_fit goes on drawing from it
         self.loss_curve_ = []

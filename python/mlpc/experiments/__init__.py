@@ -25,6 +25,7 @@ import numbers
 
 import numpy as np
 
+from .._choices import check_choice
 from .result import Figures, Result
 
 __all__ = ["EXPERIMENTS", "Result", "Figures", "run", "merge_params", "as_list", "layer_stats", "stats_table",
@@ -61,12 +62,11 @@ EXPERIMENTS = {name: _lazy(name, module) for name, module in _MODULES.items()}
 
 
 def run(name, quick=False, seed=0, **params):
-    """EXPERIMENTS[name](quick=quick, seed=seed, **params)."""
-    try:
-        fn = EXPERIMENTS[name]
-    except KeyError:
-        raise KeyError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}") \
-            from None
+    """EXPERIMENTS[name](quick=quick, seed=seed, **params); KeyError for an unknown name."""
+    if isinstance(name, str) and name not in EXPERIMENTS:
+        raise KeyError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    fn = EXPERIMENTS[check_choice("experiment name", name, EXPERIMENTS,
+                                  "one of " + ", ".join(EXPERIMENTS))]     # not a string
     return fn(quick=quick, seed=seed, **params)
 
 

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from .._choices import check_choice
 from . import (ParameterValueError, Result, choice, dtype, initializer, integer, list_of,
                merge_params, number, optional, sample_values)
 
@@ -255,6 +256,7 @@ class BatchNormResult(Result):
         a panel of nothing but zeros says so), one row per (BN or not, step), one column per
         layer; right of them the std (log scale) and the zero fraction per layer."""
         from .. import plot
+        what = check_choice("what", what, ("activations", "gradients"))
         key = f"eta={float(lr):g}"
         if what == "activations":
             rows, labels, stats = self._rows(key, "activation")

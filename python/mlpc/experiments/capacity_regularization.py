@@ -14,6 +14,7 @@ import numpy as np
 
 import mlpc
 from mlpc import data as _data
+from mlpc._choices import check_choice
 from . import Result, boolean, choice, dtype, integer, list_of, merge_params, number
 
 NAME = "capacity_regularization"
@@ -39,11 +40,10 @@ def train_two_layer(X, y, hidden, l2=0.0, steps=3000, lr=0.01, optimizer="adam",
                     momentum=0.9, seed=0, num_classes=None, dtype="float64"):
     """A Linear(2, m) → ReLU → Linear(m, K) network trained by full-batch steps of mlpc;
     returns (net, costs)."""
+    optimizer = check_choice("optimizer", optimizer, _OPTIMIZERS, f"one of {sorted(_OPTIMIZERS)}")
     K = int(num_classes or (int(np.max(y)) + 1))
     net = mlpc.Sequential(mlpc.Linear(X.shape[1], hidden), mlpc.ReLU(), mlpc.Linear(hidden, K),
                           dtype=dtype, l2=l2, seed=seed)
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
     opt = mlpc.Adam(net, lr=lr) if optimizer == "adam" else mlpc.SGD(net, lr=lr, momentum=momentum)
     loss_fn = mlpc.SoftmaxCrossEntropy()
     costs = np.array([net.train_step(X, y, loss_fn, opt) for _ in range(steps)])

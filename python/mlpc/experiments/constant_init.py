@@ -19,6 +19,7 @@ random init N(0, σ²) (distance of order 1). The weights are read from the core
 """
 import numpy as np
 
+from .._choices import check_choice
 from . import (Result, dtype, elementwise_activation, integer, merge_params, number,
                optional)
 
@@ -50,15 +51,14 @@ KINDS = dict(layers=integer(2), hidden=integer(1), input_dim=optional(integer(1)
 def structure_distance(W, position):
     """Relative Frobenius distance of W from its structure; position "first", "middle" or
     "last" (see the module docstring). 0 for a zero matrix."""
+    position = check_choice("position", position, ("first", "middle", "last"))
     W = np.asarray(W, dtype=np.float64)
     if position == "first":
         P = np.broadcast_to(W.mean(axis=0, keepdims=True), W.shape)
     elif position == "last":
         P = np.broadcast_to(W.mean(axis=1, keepdims=True), W.shape)
-    elif position == "middle":
-        P = np.full_like(W, W.mean())
     else:
-        raise ValueError(f"position must be 'first', 'middle' or 'last', got {position!r}")
+        P = np.full_like(W, W.mean())
     norm = np.linalg.norm(W)
     return float(np.linalg.norm(W - P) / norm) if norm > 0 else 0.0
 

@@ -18,6 +18,7 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
+from .._choices import check_choice
 from . import (Figures, ParameterValueError, Result, activation, boolean, dtype, integer,
                layer_stats, list_of, merge_params, number, optional, sample_values, stats_table)
 
@@ -78,13 +79,14 @@ _GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",
 
 def _grad_kinds(grad):
     """"weight", "output", "preactivation", "both" (weight + output), "all", or a sequence."""
+    what = f"one of {', '.join(_GRAD_TEXT)}, 'both', 'all' or a sequence of them"
     if isinstance(grad, str):
         grad = {"both": ("weight", "output"), "all": tuple(_GRAD_TEXT)}.get(grad, (grad,))
-    grad = tuple(grad)
-    bad = [g for g in grad if g not in _GRAD_TEXT]
-    if bad or not grad:
-        raise ValueError(f"grad must be one of {', '.join(_GRAD_TEXT)}, 'both', 'all' or a "
-                         f"sequence of them; got {grad!r}")
+    elif not hasattr(grad, "__iter__"):
+        raise TypeError(f"grad must be {what}, got {type(grad).__name__} {grad!r:.60}")
+    grad = tuple(check_choice("grad", g, tuple(_GRAD_TEXT), what) for g in grad)
+    if not grad:
+        raise ValueError(f"grad must be {what}, got {grad!r}")
     return grad
 
 
@@ -276,6 +278,7 @@ class InitHistogramsResult(Result):
         return f"batch view: gradients of the mean loss J over the batch of {self.params['batch']}"
 
     def gradient_figure(self, act, grad="weight"):
+        grad = check_choice("grad", grad, tuple(_GRAD_TEXT))
         key = "grad_" + grad
         inits = self.params["inits"]
         if key not in self.data[act][str(inits[0])]:
@@ -291,7 +294,7 @@ class InitHistogramsResult(Result):
                           magnitude=True, xlabel=symbol)
 
     def figures(self, grad=None):
-        grads = _grad_kinds(grad or self.params["grad"])
+        grads = _grad_kinds(self.params["grad"] if grad is None else grad)
         figs = {}
         for act in self.params["activations"]:
             figs[f"{act}_activations"] = self.activation_figure(act)
