@@ -76,6 +76,10 @@ void mlpc_optim_begin(mlpc_optim_config *cfg);
  * so the split of the parameter block among threads does not change the result. */
 #define MLPC_CHUNK ((size_t)4096)
 
+/* A dense layer's batch of at most this many rows goes through GEMV and its own outer product,
+ * whole; larger ones through GEMM (blas.c: 1 or 3, by the OpenBLAS kernels in use). */
+size_t mlpc_gemv_rows(void);
+
 /* One parameter tensor inside a network's flat parameter block. */
 typedef struct mlpc_tensor {
     size_t offset, size;   /* in elements, into the parameter (and gradient) block */
