@@ -43,6 +43,7 @@ static struct {
     _Atomic int quit;               /* workers with index >= nworkers_wanted exit */
     _Atomic int shared_cpu;         /* a worker saw itself descheduled while it ran blocks */
     unsigned sampled;               /* jobs since the caller last looked at its CPU time */
+    unsigned strikes;               /* the caller's descheduled samples in a row */
     _Atomic size_t nthreads;        /* wanted, the caller included */
     size_t nworkers;                /* started */
     int64_t alone_until, alone_for; /* see straggled() */
@@ -68,8 +69,16 @@ static int64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 /* A thread that another program shares a CPU with gets less CPU time than the wall time its
  * blocks take. Looked at every SAMPLE_EVERY jobs (the thread's CPU clock is a system call),
- * over at least SAMPLE_MIN_NS of blocks. */
-enum { SAMPLE_EVERY = 8, SAMPLE_MIN_NS = 20000 };
+ * over at least SAMPLE_MIN_NS of blocks; STRIKES samples in a row count, so that an interrupt
+ * or a moment of another process on an idle machine does not. */
+enum { SAMPLE_EVERY = 8, SAMPLE_MIN_NS = 20000, STRIKES = 2 };
+static int struck(unsigned *strikes, int descheduled_now)
+{
+    *strikes = descheduled_now ? *strikes + 1 : 0;
+    if (*strikes < STRIKES) return 0;
+    *strikes = 0;
+    return 1;
+}
 static int descheduled(int64_t wall0, int64_t cpu0)
 {
     int64_t wall = now_ns() - wall0, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
@@ -116,7 +125,7 @@ static void *worker_main(void *arg)
 {
     size_t index = (size_t)(uintptr_t)arg;
     warm_blas();
-    unsigned sampled = 0;
+    unsigned sampled = 0, strikes = 0;
     uint32_t seen = gen_of(atomic_load(&pool.claim));
     for (;;) {
         /* spin a while for the next job, then sleep */
@@ -141,7 +150,7 @@ static void *worker_main(void *arg)
             if (++sampled % SAMPLE_EVERY == 0) {
                 int64_t wall0 = now_ns(), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
                 drain(gen);
-                if (descheduled(wall0, cpu0)) atomic_store(&pool.shared_cpu, 1);
+                if (struck(&strikes, descheduled(wall0, cpu0))) atomic_store(&pool.shared_cpu, 1);
             } else {
                 drain(gen);
             }
@@ -180,6 +189,7 @@ static void after_fork_child(void)
     pool.nworkers = 0;
     pool.alone_until = pool.alone_for = 0;
     atomic_store(&pool.shared_cpu, 0);
+    pool.strikes = 0;
     atomic_store(&pool.sleepers, 0);
     atomic_store(&pool.caller_asleep, 0);
     atomic_store(&pool.quit, 0);
@@ -306,7 +316,7 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
     int sample = ++pool.sampled % SAMPLE_EVERY == 0;
     int64_t cpu0 = sample ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
     drain(gen);
-    int slow = sample && descheduled(start, cpu0);
+    int slow = sample && struck(&pool.strikes, descheduled(start, cpu0));
     /* the blocks still running are the workers': spin a while, then sleep until the last ends */
     int64_t drained = now_ns(), until = drained + MLPC_POOL_SPIN_NS;
     for (unsigned i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < nblocks; i++) {
