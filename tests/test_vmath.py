@@ -120,6 +120,25 @@ def test_specials(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", [mlpc.SiLU, lambda: mlpc.Swish(1.7), lambda: mlpc.Swish(-1.3),
+                                   mlpc.GELU, lambda: mlpc.GELU(approximate="tanh")],
+                         ids=["silu", "swish+", "swish-", "gelu", "gelu_tanh"])
+def test_the_x_sigma_family_keeps_its_limits(layer, dtype):
+    """x s(βx) with s → 0 on one side and 1 on the other: at ±inf, at ±FLT_MAX / ±DBL_MAX and
+    where βx overflows the dtype, f goes to (a signed) 0 or to x, f' to 0 or 1 — never
+    inf · 0 = NaN."""
+    layer = layer()
+    beta = float(getattr(layer, "alpha", 1.0)) if isinstance(layer, mlpc.Swish) else 1.0
+    big = np.finfo(dtype).max
+    x = np.array([-np.inf, -big, -big / 1.5, big / 1.5, big, np.inf], dtype=dtype)
+    f, g = layer.function(x)
+    on = np.sign(beta) * x > 0                   # the side where s(βx) → 1
+    np.testing.assert_array_equal(f, np.where(on, x, 0))
+    np.testing.assert_array_equal(g, np.where(on, 1, 0).astype(dtype))
+    assert not np.isnan(f).any() and not np.isnan(g).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "elu", "softplus", "gelu_tanh", "relu",
                                   "leaky_relu"])
 def test_any_range_gives_the_same_bits(name, dtype):

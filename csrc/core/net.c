@@ -412,9 +412,12 @@ void mlpc_net_optim_step(mlpc_net *net, void *state, mlpc_optim_config *cfg)
 /* Passes over memory per step: forward, one per layer (batch norm: mean, variance, x̂, affine);
  * the loss, one over the scores; backward, one per layer, whose first write to each parameter
  * gradient overwrites it (no zero_grad pass); the update, one pass over parameters, gradients
- * and optimizer state that also sums the gradient norm. Extra: one over the weights when l2 > 0
- * (its gradient 2λW), and one to three over the gradients when clipping (the norm must be known
- * before the update: norm, clamp, rescale). */
+ * and optimizer state that also sums the gradient norm, run inside the backward pass chunk by
+ * chunk while the gradients are in cache. Extra: the L2 penalty's gradient 2λW when l2 > 0 (a
+ * pass over each weight matrix right after its gradient), and when clipping (the norm must be
+ * known before the update, which then is a pass of its own): the norm, then by value a clamp,
+ * by norm a rescale if the norm is above the limit, and with both the clamped gradient's norm
+ * in between (one to four passes). */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
