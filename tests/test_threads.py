@@ -2,6 +2,7 @@
 side by side as they would one after the other, a forked child trains, and a network large
 enough for every pass to be cut into several blocks still computes the right gradients."""
 import multiprocessing
+import platform
 import threading
 
 import numpy as np
@@ -85,6 +86,35 @@ def test_clipping_and_adam_are_bit_identical_across_threads(threads):
     (p1, c1, g1), (p3, c3, g3) = results
     assert c1 == c3 and g1 == g3, seed
     for a, b in zip(p1, p3):
+        np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}")
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="the FE_ rounding constants here are x86's")
+def test_blocks_run_in_the_callers_rounding_mode(threads):
+    """The workers are started in round-to-nearest; then the caller switches to rounding
+    downward (fesetround, as a library loaded later might): 2 threads must still give 1 thread's
+    bits, so the workers' blocks must run in the caller's mode."""
+    import ctypes
+    import ctypes.util
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    FE_TONEAREST, FE_DOWNWARD = 0, 0x400
+    sizes, N, dtype, act = NETWORKS["B3"]
+    seed = fresh_seed()
+    threads(2)
+    train(sizes, N, dtype, act, seed, steps=1)      # the workers exist, in round-to-nearest
+    results = {}
+    try:
+        assert libm.fesetround(FE_DOWNWARD) == 0
+        for n in (2, 1):
+            threads(n)
+            results[n] = train(sizes, N, dtype, act, seed, steps=3)
+    finally:
+        libm.fesetround(FE_TONEAREST)
+    nearest = train(sizes, N, dtype, act, seed, steps=3)
+    assert results[2][1] == results[1][1], seed
+    assert results[1][1] != nearest[1], "rounding downward changed nothing: the test tests nothing"
+    for a, b in zip(results[1][0], results[2][0]):
         np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}")
 
 

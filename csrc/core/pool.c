@@ -17,6 +17,17 @@
 #include <time.h>
 #include "blas.h"
 #include "pool.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+/* The floating-point mode a block runs in is the caller's: rounding, flush-to-zero and
+ * denormals-are-zero live in MXCSR, per thread, and a worker keeps the mode of the thread that
+ * started it (a library loaded later with -ffast-math, or fesetround, changes the caller's). */
+#define FP_MODE() _mm_getcsr()
+#define SET_FP_MODE(m) _mm_setcsr(m)
+#else
+#define FP_MODE() 0u
+#define SET_FP_MODE(m) ((void)(m))
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CPU_RELAX() __builtin_ia32_pause()
@@ -36,6 +47,7 @@ static struct {
     _Atomic uint64_t claim;
     _Atomic size_t done;            /* blocks of the current job finished */
     mlpc_block_fn fn;
+    unsigned fp_mode;               /* the caller's floating-point mode, for the current job */
     void *ctx;
     uint32_t generation;            /* of the last job published (the caller's, under `run`) */
     _Atomic int sleepers;           /* workers asleep on `wake` */
@@ -95,6 +107,7 @@ static void drain(uint32_t gen)
                                                    memory_order_acquire))
             continue;                               /* c now holds the current word */
         size_t nblocks = count_of(c);
+        if (FP_MODE() != pool.fp_mode) SET_FP_MODE(pool.fp_mode);
         pool.fn(pool.ctx, next_of(c));
         /* sequentially consistent, like the caller's store to caller_asleep then load of done:
          * one of the two sees the other, so the caller is never left asleep */
@@ -304,6 +317,7 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
         return;
     }
     pool.fn = fn;
+    pool.fp_mode = FP_MODE();
     pool.ctx = ctx;
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     uint32_t gen = ++pool.generation;
