@@ -336,3 +336,25 @@ def test_a_huge_zero_stride_batch_is_refused_before_any_copy(dtype):
         finally:
             tracemalloc.stop()
     assert net(np.ones((2, 1))).shape == (2, 2)
+
+
+@pytest.mark.parametrize("kind", [7, -1, 1 << 20])
+def test_a_core_train_step_with_an_unknown_loss_changes_nothing(kind):
+    """The C train_step refuses a loss kind it does not know before the forward pass, which
+    would move the batch-norm running statistics and the dropout stream."""
+    rng = np.random.default_rng()
+    net = mlpc.Sequential(mlpc.Linear(4, 8), mlpc.BatchNorm(8), mlpc.ReLU(), mlpc.Dropout(0.5),
+                          mlpc.Linear(8, 3), seed=int(rng.integers(1 << 30)))
+    opt = mlpc.SGD(net, 0.1)
+    X = rng.standard_normal((5, 4)).astype(np.float32)
+    net.train_step(X, rng.integers(0, 3, 5), mlpc.SoftmaxCrossEntropy(), opt)
+    mean, var = net[1].running_mean.copy(), net[1].running_var.copy()
+    stream = net._core.rng_state(3)
+    params = [p.copy() for p in net.parameters()]
+    with pytest.raises(ValueError):
+        net._core.train_step(X, np.zeros((5, 3), np.float32), kind, opt._core)
+    np.testing.assert_array_equal(net[1].running_mean, mean)
+    np.testing.assert_array_equal(net[1].running_var, var)
+    assert net._core.rng_state(3) == stream
+    for a, b in zip(net.parameters(), params):
+        np.testing.assert_array_equal(a, b)

@@ -301,12 +301,18 @@ int mlpc_net_backward(mlpc_net *net, const void *dy, int need_dx)
     return rc;
 }
 
+/* A loss kind, and labels or targets (one of them) as it takes them */
+static int loss_args_ok(mlpc_loss loss, const int64_t *labels, const void *targets)
+{
+    return (unsigned)loss <= MLPC_MSE && !labels != !targets &&
+           (!labels || loss == MLPC_SOFTMAX_CROSS_ENTROPY);
+}
+
 int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const void *targets,
                   double *cost)
 {
     if (!net->forward_done) return MLPC_ESTATE;
-    if (!labels == !targets) return MLPC_EINVAL;
-    if (labels && loss != MLPC_SOFTMAX_CROSS_ENTROPY) return MLPC_EINVAL;
+    if (!loss_args_ok(loss, labels, targets)) return MLPC_EINVAL;
     int rc = DISPATCH(loss, net, loss, labels, targets, cost);
     net->loss_done = rc == MLPC_OK;
     return rc;
@@ -422,7 +428,9 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
                         const int64_t *labels, const void *targets, void *state,
                         mlpc_optim_config *cfg, double *cost)
 {
-    if (N == 0 || N > net->capacity) return MLPC_EINVAL;
+    /* everything that can refuse the step before the forward pass moves dropout streams and
+     * running statistics */
+    if (N == 0 || N > net->capacity || !loss_args_ok(loss, labels, targets)) return MLPC_EINVAL;
     if (!batch_fits(net, N)) return MLPC_EBATCH;
     if (!labels_in_range(labels, N, net->layers[net->nlayers - 1].out)) return MLPC_ELABEL;
     int rc = mlpc_net_forward(net, x, N);

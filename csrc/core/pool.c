@@ -53,6 +53,7 @@ static struct {
     _Atomic int sleepers;           /* workers asleep on `wake` */
     _Atomic int caller_asleep;
     _Atomic int quit;               /* workers with index >= nworkers_wanted exit */
+    int spawn_failed;               /* pthread_create failed: run with the workers there are */
     _Atomic int shared_cpu;         /* a worker saw itself descheduled while it ran blocks */
     unsigned sampled;               /* jobs since the caller last looked at its CPU time */
     unsigned strikes;               /* the caller's descheduled samples in a row */
@@ -200,6 +201,7 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     pool.nworkers = 0;
+    pool.spawn_failed = 0;
     pool.alone_until = pool.alone_for = 0;
     atomic_store(&pool.shared_cpu, 0);
     pool.strikes = 0;
@@ -249,6 +251,7 @@ void mlpc_pool_set_threads(size_t n)
     if (n > MLPC_POOL_MAX_THREADS) n = MLPC_POOL_MAX_THREADS;
     pthread_mutex_lock(&pool.run);
     pool.nthreads = n;
+    pool.spawn_failed = 0;
     stop_workers(n);
     pthread_mutex_unlock(&pool.run);
 }
@@ -256,6 +259,7 @@ void mlpc_pool_set_threads(size_t n)
 /* Starts the missing workers (under `run`); a failure leaves fewer workers, not an error. */
 static void start_workers(void)
 {
+    if (pool.nworkers + 1 >= pool.nthreads || pool.spawn_failed) return;
     /* workers block every signal: Python and the application handle them on their threads */
     sigset_t all, old;
     sigfillset(&all);
@@ -267,7 +271,10 @@ static void start_workers(void)
         int rc = pthread_create(&pool.workers[pool.nworkers], &attr, worker_main,
                                 (void *)(uintptr_t)pool.nworkers);
         pthread_attr_destroy(&attr);
-        if (rc) break;
+        if (rc) {   /* not again on every job: until the thread count is set again */
+            pool.spawn_failed = 1;
+            break;
+        }
         pool.nworkers++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
