@@ -542,3 +542,22 @@ def test_an_unbuilt_network_says_it_is_not_built():
             call()
     net(np.ones((2, 3)))
     assert [name for name, _, _ in net.named_parameters()] == ["1.weight"]
+
+
+@pytest.mark.parametrize("where", ["0.weight", "0.bias", "1.running_var"])
+def test_a_copy_to_float32_refuses_values_float32_cannot_hold(where):
+    """A finite float64 value beyond FLT_MAX would become inf in the copy: refused, naming the
+    tensor; infinities already there, and values that fit, copy as they are."""
+    rng = np.random.default_rng()
+    net = mlpc.Sequential(mlpc.Linear(3, 4), mlpc.BatchNorm(4), dtype="float64",
+                          seed=int(rng.integers(1 << 30)))
+    net(rng.standard_normal((5, 3)))
+    layer, name = where.split(".")
+    target = getattr(net[int(layer)], name)
+    target.flat[int(rng.integers(target.size))] = 10.0 ** rng.uniform(39, 308)
+    with pytest.raises(ValueError, match=where.replace(".", r"\.")):
+        net.copy(dtype="float32")
+    target[...] = np.float32(3e38)                 # fits
+    target.flat[0] = np.inf                        # already infinite
+    copy = net.copy(dtype="float32")
+    assert np.isinf(getattr(copy[int(layer)], name).flat[0])
