@@ -426,7 +426,9 @@ def test_line_costs_evaluates_the_perturbed_points():
             z = np.array(net[0].output)
             W[...] = W0
             net(X)
-            assert crossed[d, k] == bool(np.any((z > 0) != (net[0].output > 0)))
+            z0 = np.array(net[0].output)
+            assert crossed[d, k] & 1 == bool(np.any((z > 0) != (z0 > 0)))
+            assert bool(crossed[d, k] & 2) == bool(np.any((z0 == 0) & (z != z0)))   # ReLU
     assert radius.shape == crossed.shape == (2, 3)
     with pytest.raises(ValueError):
         _core.line_costs(net._core, X, y, loss_fn.kind, 0, start, np.array([1, 7, 12]), value,

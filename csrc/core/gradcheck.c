@@ -31,6 +31,14 @@ static size_t kinked_columns(const mlpc_layer *L)
     }
 }
 
+/* Whether f' itself jumps at 0 (softsign, and ELU with α = 1, only bend f'): only there is the
+ * analytic gradient at exactly 0 a convention */
+static int derivative_jumps(const mlpc_layer *L)
+{
+    return !(L->kind == MLPC_LAYER_ACTIVATION &&
+             (L->act == MLPC_SOFTSIGN || (L->act == MLPC_ELU && L->alpha == 1)));
+}
+
 static const void *layer_input(const mlpc_net *net, size_t l)
 {
     return l == 0 ? net->input : mlpc_net_output(net, l - 1);
@@ -48,20 +56,26 @@ static int evaluate(mlpc_net *net, const mlpc_rng *rngs, const void *buffers, vo
     return rc;
 }
 
-/* Compares the kinked inputs with the unperturbed ones z0 (the layers' order, row by row). */
+/* Compares the kinked inputs with the unperturbed ones z0 (the layers' order, row by row).
+ * *crossed: bit 0, an input changed sides; bit 1, an input sat exactly on its kink and moved
+ * (then no step is clear of it, and the analytic gradient is a convention, x > 0, whatever the
+ * one-sided derivatives say: when kinks crossed in opposite directions balance, they agree
+ * with each other but not with it). */
 static void kink_scan(const mlpc_net *net, size_t N, const double *z0, double t, double *radius,
                       uint8_t *crossed)
 {
     double r = INFINITY;
-    int changed = 0;
+    int changed = 0, on_kink = 0;
     size_t i = 0;
     for (size_t l = 0; l < net->nlayers; l++) {
         size_t cols = kinked_columns(&net->layers[l]), width = net->layers[l].in;
         const void *z = layer_input(net, l);
+        int jumps = derivative_jumps(&net->layers[l]);
         for (size_t n = 0; cols && n < N; n++)
             for (size_t c = 0; c < cols; c++, i++) {
                 double a = z0[i], b = get(net, z, n * width + c), dz = b - a;
                 changed |= (a > 0) != (b > 0);
+                on_kink |= jumps && a == 0 && dz != 0;
                 if ((a > 0 && dz < 0) || (a <= 0 && dz > 0)) {
                     double ri = fabs(t) * fabs(a) / fabs(dz);
                     if (ri < r) r = ri;
@@ -69,7 +83,7 @@ static void kink_scan(const mlpc_net *net, size_t N, const double *z0, double t,
             }
     }
     *radius = r;
-    *crossed = (uint8_t)changed;
+    *crossed = (uint8_t)(changed | on_kink << 1);
 }
 
 int mlpc_net_line_costs(mlpc_net *net, void *x, size_t N, mlpc_loss loss, const int64_t *labels,

@@ -11,7 +11,9 @@
  *
  * Kinks: the inputs of the layers that are not smooth at 0 (ReLU, leaky ReLU, PReLU, step, ELU,
  * SELU, softsign, the ReGLU gate) are compared with those of the unperturbed pass: crossed[d, k]
- * is 1 when one of them changed side of 0 (x > 0 against x <= 0), and radius[d, k] is the
+ * has bit 0 set when one of them changed side of 0 (x > 0 against x <= 0) and bit 1 when one
+ * that was exactly 0 moved where f' jumps (not softsign, nor ELU with α = 1: the point itself
+ * is on a kink), and radius[d, k] is the
  * linear estimate |t|·|x₀|/|x − x₀| of the step at which the nearest one approaching 0 would
  * reach it (infinity when none approaches).
  *

@@ -68,7 +68,7 @@ PyObject *mlpc_line_costs(PyObject *Py_UNUSED(module), PyObject *args)
     npy_intp odims[2] = {ndirs, nsteps};
     costs = PyArray_SimpleNew(2, odims, NPY_FLOAT64);
     radius = PyArray_SimpleNew(2, odims, NPY_FLOAT64);
-    crossed = PyArray_SimpleNew(2, odims, NPY_BOOL);
+    crossed = PyArray_SimpleNew(2, odims, NPY_UINT8);
     if (!costs || !radius || !crossed) goto fail;
     double base = 0;
     if (mlpc_net_acquire(self) < 0) goto fail;

@@ -182,6 +182,7 @@ def _line_check(costs_along, directions, analytic, tol, floor, first_step):
         evaluations += phi.size + 2
         n, b, noise, scattered, settled, lo, hi = _estimate(phi, base, h[todo], floor)
         clear = ~crossed.any(axis=1)
+        on_kink = (crossed & 2).any(axis=1)   # an input exactly on its kink moved
         ever_clear[todo] |= clear
         # an estimate counts if its differences converge, agree to far below tol, or are
         # round-off; before that the steps are too large for the function's curvature
@@ -196,8 +197,8 @@ def _line_check(costs_along, directions, analytic, tol, floor, first_step):
         never_clear = ~ever_clear[todo] & last & ~resolved
         # no step avoids the kink: the one-sided derivatives tell a kink from a smooth point
         left[todo], right[todo] = lo, hi
-        at_kink = never_clear & (np.abs(hi - lo) > np.maximum(2 * noise,
-                                                              tol * (np.abs(hi) + np.abs(lo))))
+        at_kink = never_clear & (on_kink | (np.abs(hi - lo) > np.maximum(
+            2 * noise, tol * (np.abs(hi) + np.abs(lo)))))
         kink[todo[at_kink]] = True
         smooth = never_clear & ~at_kink
         numeric[todo[smooth]], bound[todo[smooth]] = n[smooth], b[smooth]
