@@ -445,7 +445,7 @@ int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
      * the backward pass, a chunk as soon as its gradients are final (net.inc). The backward
      * pass overwrites the gradients: no zero_grad. */
     int early = !(cfg->clip_value > 0 || cfg->clip_norm > 0);
-    rc = early ? DISPATCH(backward, net, 0, 0, state, cfg) : DISPATCH(backward, net, 0, 0, NULL, NULL);
+    rc = DISPATCH(backward, net, 0, 0, early ? state : NULL, early ? cfg : NULL);
     net->backward_done = rc == MLPC_OK;
     /* x is lent for this call only: the outputs stay readable, a later backward needs a forward
      * pass of its own (the caller may change or free x once the call returns) */

@@ -91,7 +91,7 @@ int mlpc_net_loss(mlpc_net *net, mlpc_loss loss, const int64_t *labels, const vo
 double mlpc_net_penalty(const mlpc_net *net);        /* l2 Σ‖W‖²_F */
 void mlpc_net_zero_grad(mlpc_net *net);
 /* Zero the gradients, forward, loss, backward, update: one call per mini-batch. *cost includes
- * the penalty. state: the optimizer's buffers (see mlpc_optim_step). A batch the step cannot
+ * the penalty. state: the optimizer's buffers (kernels.inc, optimizers). A batch the step cannot
  * take (a label out of range, one example into batch normalization) is refused before anything
  * changes. x is read during the call only: afterwards the network holds no pointer to it. */
 int mlpc_net_train_step(mlpc_net *net, const void *x, size_t N, mlpc_loss loss,
