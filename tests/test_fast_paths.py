@@ -34,15 +34,22 @@ def params(net):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("N", [1, 3])
-def test_linear_small_batches_against_reference(dtype, N):
-    """N = 1 takes GEMV for y and dx and the outer product (or GER when accumulating) for dW."""
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_small_batches_against_reference(dtype, N, bias):
+    """N = 1 takes the one-row dot kernel (linear.inc: four vectors of lanes, then single
+    vectors, then a scalar tail, so widths up to 300 cover every part) for y, GEMV for dx and
+    the outer product (or GER when accumulating) for dW."""
     rng = np.random.default_rng()
-    n_in, n_out = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    n_in, n_out = int(rng.integers(1, 300)), int(rng.integers(1, 40))
     x = rng.standard_normal((N, n_in)).astype(dtype)
     dy = rng.standard_normal((N, n_out)).astype(dtype)
-    net = mlpc.Sequential(mlpc.Linear(n_in, n_out), dtype=dtype, seed=int(rng.integers(1 << 30)))
-    W, b = np.array(net[0].weight), np.array(net[0].bias)
+    net = mlpc.Sequential(mlpc.Linear(n_in, n_out, bias=bias), dtype=dtype,
+                          seed=int(rng.integers(1 << 30)))
+    W = np.array(net[0].weight)
+    b = np.array(net[0].bias) if bias else np.zeros(n_out)
     close(net(x), ref.linear_forward(x, W, b), dtype)
+    if not bias:
+        return
     rdx, rdW, rdb = ref.linear_backward(dy, x, W)
     net.zero_grad()
     close(net.backward(dy), rdx, dtype)

@@ -22,12 +22,28 @@ const char *mlpc_strerror(int code)
     }
 }
 
+/* a * b, or SIZE_MAX when it overflows (an allocation of SIZE_MAX then fails cleanly) */
+static size_t mul(size_t a, size_t b) { return (b && a > SIZE_MAX / b) ? SIZE_MAX : a * b; }
+static size_t add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* n · size zero bytes on a cache-line boundary: a weight matrix whose rows start off one reads
+ * every 64-byte vector from two lines (B4's batch-1 forward: 2.2–2.4 µs against 1.9 µs) */
+static void *zeroed(size_t n, size_t size)
+{
+    size_t bytes = mul(n ? n : 1, size);
+    if (bytes > SIZE_MAX - 63) return NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 /* ---- reference-counted blocks ---- */
 mlpc_block *mlpc_block_new(size_t bytes)
 {
     mlpc_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    b->data = calloc(bytes ? bytes : 1, 1);
+    b->data = zeroed(bytes, 1);
     if (!b->data) { free(b); return NULL; }
     b->refs = 1;
     b->bytes = bytes;
@@ -40,10 +56,6 @@ void mlpc_block_release(mlpc_block *b)
 {
     if (b && --b->refs == 0) { free(b->data); free(b); }
 }
-
-/* a * b, or SIZE_MAX when it overflows (an allocation of SIZE_MAX then fails cleanly) */
-static size_t mul(size_t a, size_t b) { return (b && a > SIZE_MAX / b) ? SIZE_MAX : a * b; }
-static size_t add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
 /* tensors a layer owns, as (rows, cols, is_weight) */
 static size_t layer_tensors(const mlpc_layer *L, size_t shape[2][3])
@@ -148,9 +160,9 @@ int mlpc_net_create(mlpc_net **out, mlpc_dtype dtype, const mlpc_layer *layers, 
         }
         if (L->kind == MLPC_LAYER_DROPOUT) mlpc_rng_seed(&L->rng, L->seed);
     }
-    net->params = calloc(net->nparams ? net->nparams : 1, net->elsize);
-    net->grads = calloc(net->nparams ? net->nparams : 1, net->elsize);
-    net->buffers = calloc(net->nbuffers ? net->nbuffers : 1, net->elsize);
+    net->params = zeroed(net->nparams, net->elsize);
+    net->grads = zeroed(net->nparams, net->elsize);
+    net->buffers = zeroed(net->nbuffers, net->elsize);
     net->chunk_sums = calloc(mlpc_block_count(net->nparams, MLPC_CHUNK) + 1, sizeof(double));
     if (!net->params || !net->grads || !net->buffers || !net->chunk_sums) goto nomem;
 
