@@ -1,12 +1,13 @@
-/* A dense layer's forward pass for a few examples: mlpc's one-row kernel (linear.inc, once per
- * row) against OpenBLAS's GEMV (once per row) and GEMM (all rows at once), with cache-line-
- * aligned weights as the network allocates them. Thread CPU time per call, median of 15
- * rounds, the three interleaved round by round. blas.c's crossover comes from these figures.
+/* A dense layer's forward pass for a few examples: mlpc's kernel without BLAS
+ * (mlpc_linear_forward_rows, linear.inc) against OpenBLAS's GEMV (once per row) and its GEMM (all
+ * rows at once), on cache-line-aligned weights as a network allocates them. Thread CPU time per
+ * call, median of 15 rounds, the three interleaved round by round. blas.c's crossover comes
+ * from these figures. Built with setup.py's flags:
  *
  *   B=$(python -c "import scipy_openblas32 as s; print(s.get_lib_dir(), s.get_include_dir())")
- *   set -- $B; cc -O2 -Icsrc/core -I$2 -DBLAS_SYMBOL_PREFIX=scipy_ benchmarks/bench_matvec.c \
- *       csrc/core/linear.c csrc/core/blas.c -L$1 -lscipy_openblas -Wl,-rpath,$1 -lpthread \
- *       -o /tmp/bench_matvec
+ *   set -- $B; cc -O3 -std=gnu11 -fno-math-errno -fno-trapping-math -fopenmp-simd -Icsrc/core \
+ *       -I$2 -DBLAS_SYMBOL_PREFIX=scipy_ benchmarks/bench_matvec.c csrc/core/linear.c \
+ *       csrc/core/blas.c -L$1 -lscipy_openblas -Wl,-rpath,$1 -lpthread -o /tmp/bench_matvec
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /tmp/bench_matvec
  */
 #include <stdio.h>
@@ -49,11 +50,11 @@ static void run(size_t N, size_t n_in, size_t n_out, int dbl)
         for (int w = 0; w < WAYS; w++) {
             double t0 = cpu_us();
             for (size_t k = 0; k < reps; k++)
-                for (size_t n = 0; n < (w == 2 ? 1 : N); n++) {
+                for (size_t n = 0; n < (w == 1 ? N : 1); n++) {
                     const char *xn = (const char *)x + n * n_in * el;
                     char *yn = (char *)y + n * n_out * el;
-                    if (w == 0 && dbl) mlpc_linear_forward_f64((double *)yn, (const double *)xn, W, b, 1, n_in, n_out);
-                    if (w == 0 && !dbl) mlpc_linear_forward_f32((float *)yn, (const float *)xn, W, b, 1, n_in, n_out);
+                    if (w == 0 && dbl) mlpc_linear_forward_rows_f64(y, x, W, b, N, n_in, n_out, n_out);
+                    if (w == 0 && !dbl) mlpc_linear_forward_rows_f32(y, x, W, b, N, n_in, n_out, n_out);
                     if (w == 1 && dbl)
                         MLPC_BLAS(cblas_dgemv)(CblasRowMajor, CblasNoTrans, (int)n_out, (int)n_in, 1, W,
                                                (int)n_in, (const double *)xn, 1, 0, (double *)yn, 1);
@@ -85,8 +86,10 @@ int main(void)
     printf("µs per call        shape    mlpc dot  OpenBLAS GEMV  GEMM\n");
     size_t shapes[][2] = {{100, 784}, {10, 100}, {1024, 784}, {1024, 1024}, {10, 1024},
                           {500, 500}, {50, 3072}, {10, 10}};
+    size_t batches[] = {1, 2, 3, 4, 6, 8};
     for (int dbl = 0; dbl < 2; dbl++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-            for (size_t N = 1; N <= 3; N++) run(N, shapes[s][1], shapes[s][0], dbl);
+            for (size_t k = 0; k < sizeof batches / sizeof *batches; k++)
+                run(batches[k], shapes[s][1], shapes[s][0], dbl);
     return 0;
 }

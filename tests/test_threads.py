@@ -75,6 +75,43 @@ def test_twenty_steps_are_bit_identical_for_one_two_and_four_threads(name, threa
             np.testing.assert_array_equal(a, b, err_msg=f"{name}, seed {seed}, {n} threads")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_few_rows_skip_gemm_the_same_on_any_number_of_threads(dtype, threads):
+    """Up to 8 rows, a wide layer's forward pass is mlpc's own dot products, cut by output units
+    among the threads (linear.inc, blas.c); past 8 rows it is GEMM. Against float64 NumPy, and
+    bit for bit across 1, 2 and 4 threads, also in a training step."""
+    rng = np.random.default_rng()
+    seed = fresh_seed()
+    n_in, n_out = int(rng.integers(700, 1300)), int(rng.integers(900, 1400))
+    biases = rng.standard_normal(n_out), rng.standard_normal(7)
+
+    def network():
+        net = mlp([n_in, n_out, 7], dtype, seed)
+        net[0].bias, net[2].bias = biases
+        return net
+
+    W, b, W2, b2 = (np.asarray(p, np.float64) for p in network().parameters())
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=1e-11, atol=1e-11)
+    for N in (1, 2, 3, 5, 8, 9):
+        X = rng.standard_normal((N, n_in)).astype(dtype)
+        y = rng.integers(0, 7, N)
+        results = {}
+        for n in (1, 2, 4):
+            threads(n)
+            net = network()
+            out = net(X)
+            cost = net.train_step(X, y, mlpc.SoftmaxCrossEntropy(), mlpc.SGD(net, 0.01))
+            results[n] = out, cost, [p.copy() for p in net.parameters()]
+        hidden = np.maximum(X.astype(np.float64) @ W.T + b, 0)
+        np.testing.assert_allclose(results[1][0], hidden @ W2.T + b2, **tol, err_msg=f"N = {N}")
+        for n in (2, 4):
+            np.testing.assert_array_equal(results[n][0], results[1][0],
+                                          err_msg=f"N = {N}, {n} threads")
+            assert results[n][1] == results[1][1], (N, n)
+            for a, c in zip(results[1][2], results[n][2]):
+                np.testing.assert_array_equal(a, c, err_msg=f"N = {N}, {n} threads")
+
+
 def test_clipping_and_adam_are_bit_identical_across_threads(threads):
     """The gradient norm is summed over fixed blocks: clipping by it does not move either."""
     seed = fresh_seed()
