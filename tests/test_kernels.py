@@ -290,8 +290,11 @@ LOSS_KINDS = ["labels", "probs", "bce", "mse"]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", LOSS_KINDS)
-def test_loss_value_and_gradient(kind, dtype):
-    s, y, loss_fn, reference = loss_case(kind, dtype)
+@pytest.mark.parametrize("K", [4, 64, 65, 200])
+def test_loss_value_and_gradient(kind, dtype, K):
+    """K around 64: softmax takes its exponentials 64 at a time (loss.inc)."""
+    seed = int(np.random.default_rng().integers(1 << 31))
+    s, y, loss_fn, reference = loss_case(kind, dtype, K=K, seed=seed)
     cost = loss_fn(s, y)
     rcost, rgrad = reference(s, y)
     assert isinstance(cost, float)
