@@ -1,7 +1,7 @@
 /* Compiles the file named by MLPC_TEMPLATE once for float and once for double.
  *
  * Inside a template, `real` is the element type, R(name) appends the dtype suffix, GEMM (GEMV,
- * GER) is the matching CBLAS product, and <tgmath.h> makes exp, log, tanh, erf ... pick the right precision.
+ * GER) is the matching CBLAS product, and <tgmath.h> makes fabs, sqrt, log, exp ... pick the right precision.
  * One source for both dtypes means float64 gradient checks exercise the code float32 training runs. */
 #include <tgmath.h>
 #include "blas.h"
