@@ -24,6 +24,15 @@ def close(actual, expected, dtype):
     np.testing.assert_allclose(actual.astype(np.float64), expected, **TOL[dtype])
 
 
+def close_sums(actual, expected, dtype, n):
+    """Sums of n products of unit-scale terms: their rounding grows like √n ulp."""
+    actual = np.asarray(actual)
+    assert actual.dtype == np.dtype(dtype)
+    atol = max(TOL[dtype]["atol"], 8 * np.sqrt(n) * np.finfo(dtype).eps)
+    np.testing.assert_allclose(actual.astype(np.float64), expected, rtol=TOL[dtype]["rtol"],
+                               atol=atol)
+
+
 def grads(net):
     return {name: np.array(g) for name, _, g in net.named_parameters()}
 
@@ -47,7 +56,7 @@ def test_linear_small_batches_against_reference(dtype, N, bias):
                           seed=int(rng.integers(1 << 30)))
     W = np.array(net[0].weight)
     b = np.array(net[0].bias) if bias else np.zeros(n_out)
-    close(net(x), ref.linear_forward(x, W, b), dtype)
+    close_sums(net(x), ref.linear_forward(x, W, b), dtype, n_in)
     if not bias:
         return
     rdx, rdW, rdb = ref.linear_backward(dy, x, W)
@@ -58,6 +67,24 @@ def test_linear_small_batches_against_reference(dtype, N, bias):
     net.backward(dy)          # separate backward calls accumulate
     close(grads(net)["0.weight"], 2 * rdW, dtype)
     close(grads(net)["0.bias"], 2 * rdb, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_row_of_a_few_gives_the_bits_it_gives_alone(dtype):
+    """Up to 8 rows through a layer too large for OpenBLAS's small-matrix GEMM (over 2^20
+    multiply-adds) skip GEMM: each example's dot products are summed in the same tree alone, in
+    a pair or as the odd one out, so its output bits do not depend on the batch around it."""
+    rng = np.random.default_rng()
+    n_in, n_out = int(rng.integers(1050, 1300)), int(rng.integers(1000, 1200))
+    net = mlpc.Sequential(mlpc.Linear(n_in, n_out), dtype=dtype, seed=int(rng.integers(1 << 30)))
+    net[0].bias = rng.standard_normal(n_out)
+    for N in (2, 3, 5, 8):
+        X = rng.standard_normal((N, n_in)).astype(dtype)
+        Y = net(X)
+        for i in range(N):
+            np.testing.assert_array_equal(Y[i], net(X[i:i + 1])[0], err_msg=f"row {i} of {N}")
+        W, b = np.array(net[0].weight), np.array(net[0].bias)
+        close_sums(Y, ref.linear_forward(X, W, b), dtype, n_in)
 
 
 def wide_net(dtype, seed, l2=0.0):
