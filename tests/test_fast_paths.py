@@ -1,5 +1,5 @@
-"""The performance paths against the NumPy reference: one example through GEMV / the outer
-product, a train_step that overwrites the gradients instead of zeroing them, the optimizer's
+"""The performance paths against the NumPy reference: a few examples through mlpc's own dot
+products (forward) and GEMV / the outer product (backward), a train_step that overwrites the gradients instead of zeroing them, the optimizer's
 chunked update with its gradient norm, batch norm's row-wise column passes, predict's argmax in C,
 backward(input_grad=False). float32 and float64, fresh random data each run."""
 import os

@@ -12,10 +12,10 @@
  *   which it did in every case of more than 2^20 multiply-adds (1024×1024 at 2 rows: 44 µs
  *   against 332; 50×3072 at 8: 17 against 66); below that the small-matrix path wins from 2
  *   rows on (500×500 at 2 rows: 10.2 µs against 13.5; 100×784 at 4: 2.7 against 5.2).
- * - Backward. N GEMVs (dx) and outer products (dW) beat GEMM up to N = 3 with the Haswell
- *   kernels (at N = 3: 9 µs against 32 µs, 240 µs against 750 µs); with SkylakeX's they are
- *   even at N = 1 on 784×100 and 15% faster on 1024×1024, but GEMM takes half the time from
- *   N = 2 on (N = 3: 5 µs against 9.5 µs, 110 µs against 260 µs). */
+ * - Backward, dx (and at N = 1 dW, by an outer product). N GEMVs beat GEMM up to N = 3 with
+ *   the Haswell kernels (at N = 3: 9 µs against 32 µs, 240 µs against 750 µs); with SkylakeX's
+ *   they are even at N = 1 on 784×100 and 15% faster on 1024×1024, but GEMM takes half the
+ *   time from N = 2 on (N = 3: 5 µs against 9.5 µs, 110 µs against 260 µs). */
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>

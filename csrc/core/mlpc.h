@@ -79,8 +79,9 @@ void mlpc_optim_begin(mlpc_optim_config *cfg);
 /* Whether a dense layer's forward pass over N rows takes mlpc_linear_forward_rows instead of
  * GEMM (blas.c: up to 8 rows, by the OpenBLAS kernels in use and the product's size). */
 int mlpc_forward_by_rows(size_t N, size_t n_in, size_t n_out);
-/* A dense layer's backward pass over at most this many rows goes through GEMV and its own outer
- * product, row by row; larger ones through GEMM (blas.c: 1 or 3, by the OpenBLAS kernels). */
+/* A dense layer's backward pass over at most this many rows takes dx by one GEMV per row (and at
+ * 1 row dW by mlpc's own outer product); larger ones GEMM (blas.c: 1 or 3, by the OpenBLAS
+ * kernels). */
 size_t mlpc_gemv_rows(void);
 
 /* One parameter tensor inside a network's flat parameter block. */
