@@ -122,6 +122,16 @@ static void drain(uint32_t gen)
     }
 }
 
+/* drain(gen), on every SAMPLE_EVERY-th call of this thread also looking at its CPU time since
+ * wall0: whether it was descheduled (STRIKES samples in a row) */
+static int drain_watched(uint32_t gen, unsigned *sampled, unsigned *strikes, int64_t wall0)
+{
+    int sample = ++*sampled % SAMPLE_EVERY == 0;
+    int64_t cpu0 = sample ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
+    drain(gen);
+    return sample && struck(strikes, descheduled(wall0, cpu0));
+}
+
 /* OpenBLAS takes its per-thread memory (thread-local storage, a malloc) on a thread's first
  * product that packs: taken here, at the worker's start, a steady-state step allocates nothing
  * on whichever thread its blocks land. 128³ is above the sizes OpenBLAS multiplies unpacked. */
@@ -161,13 +171,7 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&pool.quit) && index + 1 >= pool.nthreads) return NULL;
         if (gen != seen) {
-            if (++sampled % SAMPLE_EVERY == 0) {
-                int64_t wall0 = now_ns(), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-                drain(gen);
-                if (struck(&strikes, descheduled(wall0, cpu0))) atomic_store(&pool.shared_cpu, 1);
-            } else {
-                drain(gen);
-            }
+            if (drain_watched(gen, &sampled, &strikes, now_ns())) atomic_store(&pool.shared_cpu, 1);
             seen = gen;
         }
     }
@@ -334,10 +338,7 @@ void mlpc_pool_run(mlpc_block_fn fn, void *ctx, size_t nblocks, double cost_ns)
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    int sample = ++pool.sampled % SAMPLE_EVERY == 0;
-    int64_t cpu0 = sample ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
-    drain(gen);
-    int slow = sample && struck(&pool.strikes, descheduled(start, cpu0));
+    int slow = drain_watched(gen, &pool.sampled, &pool.strikes, start);
     /* the blocks still running are the workers': spin a while, then sleep until the last ends */
     int64_t drained = now_ns(), until = drained + MLPC_POOL_SPIN_NS;
     for (unsigned i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < nblocks; i++) {
