@@ -559,5 +559,8 @@ def test_a_copy_to_float32_refuses_values_float32_cannot_hold(where):
         net.copy(dtype="float32")
     target[...] = np.float32(3e38)                 # fits
     target.flat[0] = np.inf                        # already infinite
+    top = float(np.finfo(np.float32).max)
+    target.flat[-1] = top * (1 + 1e-8)             # beyond FLT_MAX, but rounds to it, not to inf
     copy = net.copy(dtype="float32")
     assert np.isinf(getattr(copy[int(layer)], name).flat[0])
+    assert getattr(copy[int(layer)], name).flat[-1] == np.float32(top)

@@ -408,6 +408,9 @@ def test_line_costs_evaluates_the_perturbed_points():
     net = mlpc.Sequential(mlpc.Linear(3, 4), mlpc.ReLU(), mlpc.Linear(4, 2), dtype="float64")
     loss_fn = mlpc.SoftmaxCrossEntropy()
     W = net[0].weight
+    # one ReLU input exactly on its kink (a zero bias, 0.5 − 0.5 and 0 · w), which index 1, W[0, 1],
+    # moves: the case bit 2 reports
+    X[0], W[0, :2] = [1.0, 1.0, 0.0], [0.5, -0.5]
     W0, X0 = W.copy(), X.copy()
     start, index, value = np.array([0, 2, 3]), np.array([1, 7, 4]), np.array([0.5, -1.0, 2.0])
     steps = rng.normal(size=(2, 3))   # large enough to move some ReLU inputs across 0
@@ -430,6 +433,7 @@ def test_line_costs_evaluates_the_perturbed_points():
             assert crossed[d, k] & 1 == bool(np.any((z > 0) != (z0 > 0)))
             assert bool(crossed[d, k] & 2) == bool(np.any((z0 == 0) & (z != z0)))   # ReLU
     assert radius.shape == crossed.shape == (2, 3)
+    assert (crossed[0] & 2).all()   # the pinned input, moved along every step of direction 0
     with pytest.raises(ValueError):
         _core.line_costs(net._core, X, y, loss_fn.kind, 0, start, np.array([1, 7, 12]), value,
                          steps)

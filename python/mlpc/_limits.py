@@ -10,13 +10,16 @@ the network is built.
 import numpy as np
 
 
-def in_dtype(name, value, dtype):
+def in_dtype(name, value, dtype, overflow_only=False):
     """`value` (a number or an array) as `dtype` holds it; ValueError when that rounding makes
-    a finite value infinite or a non-zero value zero."""
+    a finite value infinite or (unless overflow_only: values, not settings) a non-zero value
+    zero."""
     value = np.asarray(value, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         rounded = value.astype(dtype)
-    bad = ~np.isfinite(rounded) | ((rounded == 0) & (value != 0))
+    bad = np.isinf(rounded) & np.isfinite(value)
+    if not overflow_only:
+        bad |= ~np.isfinite(rounded) | ((rounded == 0) & (value != 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         info = np.finfo(dtype)

@@ -205,15 +205,10 @@ class Sequential(Layer):
             raise RuntimeError("copy() needs a built network (run a forward pass first)")
         computed_in = (self._outer() or self).dtype   # a block computes in its network's dtype
         target = computed_in if dtype is None else _dtype_name(dtype)
-        top = float(np.finfo(target).max)
-        if top < float(np.finfo(computed_in).max):   # a finite value beyond it would become inf
+        if np.finfo(target).max < np.finfo(computed_in).max:   # narrowing: finite values may overflow
             values = [(name, value) for name, value, _ in self.named_parameters()]
             for name, value in values + list(self.named_buffers()):
-                big = np.abs(value[np.isfinite(value)]) if value.dtype.kind == "f" else None
-                if big is not None and big.size and float(big.max()) > top:
-                    raise ValueError(f"copy(dtype={target!r}): {name} = {float(big.max())!r} "
-                                     f"does not fit a {target} network: it would become inf "
-                                     f"(its largest finite magnitude is {top:.3g})")
+                in_dtype(f"copy(dtype={target!r}): {name}", value, target, overflow_only=True)
         return self._clone(target)
 
     # copy.deepcopy gives copy(); pickle goes through the model file format (mlpc.serialize)
