@@ -131,12 +131,17 @@ def torch_step(widths, act, bn, dtype, X, y):
     return step
 
 
+def bundled_openblas():
+    """The OpenBLAS mlpc links (the library bundled beside mlpc._core), or None."""
+    path = os.path.join(os.path.dirname(mlpc.__file__), "libscipy_openblas.so")
+    return ctypes.CDLL(path) if os.path.exists(path) else None
+
+
 class Blas:
-    """cblas_?gemm of the OpenBLAS mlpc links (the library bundled beside mlpc._core)."""
+    """cblas_?gemm of the OpenBLAS mlpc links."""
 
     def __init__(self):
-        path = os.path.join(os.path.dirname(mlpc.__file__), "libscipy_openblas.so")
-        self.lib = ctypes.CDLL(path) if os.path.exists(path) else None
+        self.lib = bundled_openblas()
 
     def gemms(self, widths, N, dtype):
         """A function running the step's GEMMs, and the ctypes overhead of that many calls."""
@@ -178,14 +183,11 @@ def openblas_kernels():
     OPENBLAS_CORETYPE names a core; some machines set it (with OPENBLAS_L2_SIZE) for older
     OpenBLAS builds, and the Haswell kernels then take about 1.5x as long. Benchmark with
     `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_step.py`."""
-    path = os.path.join(os.path.dirname(mlpc.__file__), "libscipy_openblas.so")
-    core = "unknown"
-    try:
-        fn = ctypes.CDLL(path).scipy_openblas_get_corename
+    core, lib = "unknown", bundled_openblas()
+    if lib is not None and hasattr(lib, "scipy_openblas_get_corename"):   # else another OpenBLAS
+        fn = lib.scipy_openblas_get_corename
         fn.restype = ctypes.c_char_p
         core = fn().decode()
-    except (OSError, AttributeError):   # a build against another OpenBLAS
-        pass
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return f"OpenBLAS {core} kernels" + (f" (forced by OPENBLAS_CORETYPE={forced})" if forced else "")
 

@@ -75,56 +75,58 @@ def run_experiment(value):
 
 
 # entry point -> (call with the value, the argument's name in the message, what is not a
-# string for (c): None where None is the argument's valid default)
+# string for (c): None where None is the argument's valid default, one valid string: None where
+# a sequence of valid strings is itself valid)
 ENTRIES = {
-    "fit(train_metrics)": (fit_with, "train_metrics", None),
-    "EarlyStopping(monitor)": (lambda v: mlpc.EarlyStopping(monitor=v), "monitor", None),
-    "EarlyStopping(mode)": (lambda v: mlpc.EarlyStopping(mode=v), "mode", None),
-    "GELU(approximate)": (lambda v: mlpc.GELU(approximate=v), "approximate", None),
-    "GLU(act)": (lambda v: mlpc.GLU(v), "act", None),
-    "Optimizer.load_state_dict(type)": (load_optimizer_type, "type", 3),
-    "Linear(init=(name, value))": (lambda v: mlpc.Linear(3, 2, init=(v, 0.1)), "init", None),
-    "init.resolve((name, value))": (lambda v: init.resolve((v, 0.1)), "initializer", None),
-    "ProgressBar(mode)": (lambda v: ProgressBar(3, stream=io.StringIO(), mode=v), "mode", 3),
+    "fit(train_metrics)": (fit_with, "train_metrics", None, "eval"),
+    "EarlyStopping(monitor)": (lambda v: mlpc.EarlyStopping(monitor=v), "monitor", None, "val_accuracy"),
+    "EarlyStopping(mode)": (lambda v: mlpc.EarlyStopping(mode=v), "mode", None, "min"),
+    "GELU(approximate)": (lambda v: mlpc.GELU(approximate=v), "approximate", None, "tanh"),
+    "GLU(act)": (lambda v: mlpc.GLU(v), "act", None, "relu"),
+    "Optimizer.load_state_dict(type)": (load_optimizer_type, "type", 3, "SGD"),
+    "Linear(init=(name, value))": (lambda v: mlpc.Linear(3, 2, init=(v, 0.1)), "init", None, "constant"),
+    "init.resolve((name, value))": (lambda v: init.resolve((v, 0.1)), "initializer", None, "constant"),
+    "ProgressBar(mode)": (lambda v: ProgressBar(3, stream=io.StringIO(), mode=v), "mode", 3, "lines"),
     "plot.layer_histograms(sharex)":
-        (lambda v: plot.layer_histograms({"a": np.arange(5.0)}, sharex=v), "sharex", 3),
+        (lambda v: plot.layer_histograms({"a": np.arange(5.0)}, sharex=v), "sharex", 3, "row"),
     "plot.histogram_grid(sharex)":
-        (lambda v: plot.histogram_grid([[np.arange(5.0)]], sharex=v), "sharex", 3),
+        (lambda v: plot.histogram_grid([[np.arange(5.0)]], sharex=v), "sharex", 3, "row"),
     "plot.histogram_grid(strips scale)":
         (lambda v: plot.histogram_grid([[np.arange(5.0)]], strips=[("s", [[1.0]], v)]),
-         "strip scale", None),
-    "Recorder(what)": (lambda v: Recorder(what=v), "what", None),
-    "Recorder(range)": (lambda v: Recorder(range=v), "range", 3),
-    "Recorder.moments(quantity)": (lambda v: Recorder().moments("0", v), "quantity", None),
-    "Recorder.values(quantity)": (lambda v: Recorder().values("0", v), "quantity", None),
-    "Recorder.histogram(quantity)": (lambda v: Recorder().histogram("0", v), "quantity", None),
-    "Recorder.edges(quantity)": (lambda v: Recorder().edges("0", v), "quantity", None),
-    "Recorder.counts(quantity)": (lambda v: Recorder().counts("0", v), "quantity", None),
+         "strip scale", None, "log"),
+    "Recorder(what)": (lambda v: Recorder(what=v), "what", None, None),
+    "Recorder(range)": (lambda v: Recorder(range=v), "range", 3, "auto"),
+    "Recorder.moments(quantity)": (lambda v: Recorder().moments("0", v), "quantity", None, "output"),
+    "Recorder.values(quantity)": (lambda v: Recorder().values("0", v), "quantity", None, "output"),
+    "Recorder.histogram(quantity)": (lambda v: Recorder().histogram("0", v), "quantity", None, "output"),
+    "Recorder.edges(quantity)": (lambda v: Recorder().edges("0", v), "quantity", None, "output"),
+    "Recorder.counts(quantity)": (lambda v: Recorder().counts("0", v), "quantity", None, "output"),
     "Recorder.out_of_range(quantity)":
-        (lambda v: Recorder().out_of_range("0", v), "quantity", None),
-    "Recorder.ratio(quantity)": (lambda v: Recorder().ratio("0.weight", v), "quantity", None),
-    "Recorder.layer_names(quantity)": (lambda v: Recorder().layer_names(v), "quantity", None),
-    "Recorder.plot(quantity)": (lambda v: Recorder().plot(None, v), "quantity", None),
-    "MLPClassifier(activation)": (lambda v: sklearn_fit(activation=v), "activation", None),
-    "MLPClassifier(optimizer)": (lambda v: sklearn_fit(optimizer=v), "optimizer", None),
-    "experiments.run(name)": (run_experiment, "name", None),
-    "constant_init.structure_distance(position)": (structure_distance, "position", None),
+        (lambda v: Recorder().out_of_range("0", v), "quantity", None, "output"),
+    "Recorder.ratio(quantity)": (lambda v: Recorder().ratio("0.weight", v), "quantity", None, "grad"),
+    "Recorder.layer_names(quantity)": (lambda v: Recorder().layer_names(v), "quantity", None, "output"),
+    "Recorder.plot(quantity)": (lambda v: Recorder().plot(None, v), "quantity", None, "output"),
+    "MLPClassifier(activation)": (lambda v: sklearn_fit(activation=v), "activation", None, "relu"),
+    "MLPClassifier(optimizer)": (lambda v: sklearn_fit(optimizer=v), "optimizer", None, "adam"),
+    "experiments.run(name)": (run_experiment, "name", None, "constant_init"),
+    "constant_init.structure_distance(position)": (structure_distance, "position", None, "first"),
     "capacity_regularization.train_two_layer(optimizer)":
-        (train_two_layer, "optimizer", None),
+        (train_two_layer, "optimizer", None, "sgd"),
     "InitHistogramsResult.figures(grad)":
-        (lambda v: init_histograms_result().figures(grad=v), "grad", 3),
+        (lambda v: init_histograms_result().figures(grad=v), "grad", 3, None),
     "InitHistogramsResult.gradient_figure(grad)":
-        (lambda v: init_histograms_result().gradient_figure("relu", v), "grad", None),
+        (lambda v: init_histograms_result().gradient_figure("relu", v), "grad", None, "weight"),
     "BatchNormResult.histogram_figure(what)":
-        (lambda v: batchnorm_result().histogram_figure(0.1, v), "what", None),
+        (lambda v: batchnorm_result().histogram_figure(0.1, v), "what", None, "activations"),
 }
 
 # (a) an array of strings (each one of the allowed values where that makes sense: the array is
-# the mistake), (b) a list, (c) None or an int
+# the mistake), (b) an array holding one valid string (which `x not in (...)` took for the
+# string), (c) a list of one valid string, (d) None or an int
 KINDS = {
-    "array": lambda: np.array(["eval", "steps", "min", "tanh", "output", "row"]),
-    "array_of_one": lambda: np.array(["eval"]),
-    "list": lambda: ["eval", "steps"],
+    "array": lambda valid: np.array(["eval", "steps", "min", "tanh", "output", "row"]),
+    "array_of_one": lambda valid: np.array([valid]),
+    "list": lambda valid: [valid],
     "none_or_int": None,
 }
 
@@ -143,8 +145,10 @@ def refused(call, value, name):
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("entry", list(ENTRIES))
 def test_a_non_string_is_refused_by_name(entry, kind):
-    call, name, not_a_string = ENTRIES[entry]
-    value = not_a_string if kind == "none_or_int" else KINDS[kind]()
+    call, name, not_a_string, valid = ENTRIES[entry]
+    if kind in ("array_of_one", "list") and valid is None:
+        pytest.skip("a sequence of valid strings is a valid value here")
+    value = not_a_string if kind == "none_or_int" else KINDS[kind](valid)
     refused(call, value, name)
 
 

@@ -44,12 +44,14 @@ def params(net):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("N", [1, 3])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_small_batches_against_reference(dtype, N, bias):
-    """N = 1 takes the one-row dot kernel (linear.inc: four vectors of lanes, then single
-    vectors, then a scalar tail, so widths up to 300 cover every part) for y, GEMV for dx and
+@pytest.mark.parametrize("n_in", [1, 7, 16, 33, 64, 95, 299, "random"])
+def test_linear_small_batches_against_reference(dtype, N, bias, n_in):
+    """N = 1 takes the few-row dot kernel for y (linear.inc: four vectors of lanes, then single
+    vectors, then a scalar tail: the widths reach each part alone and together), GEMV for dx and
     the outer product (or GER when accumulating) for dW."""
     rng = np.random.default_rng()
-    n_in, n_out = int(rng.integers(1, 300)), int(rng.integers(1, 40))
+    n_in = int(rng.integers(1, 300)) if n_in == "random" else n_in
+    n_out = int(rng.integers(1, 40))
     x = rng.standard_normal((N, n_in)).astype(dtype)
     dy = rng.standard_normal((N, n_out)).astype(dtype)
     net = mlpc.Sequential(mlpc.Linear(n_in, n_out, bias=bias), dtype=dtype,

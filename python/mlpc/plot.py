@@ -305,7 +305,7 @@ def _panel_title(label, note):
 
 def _sharing(sharex):
     """sharex as one of None (every panel its own range), "row" or "all"."""
-    from ._choices import check_choice
+    from ._choices import check_choice   # here: plot.py also loads as a file of its own
     if sharex is None or isinstance(sharex, (bool, np.bool_)):
         return "row" if sharex else None
     return check_choice("sharex", sharex, ("row", "all"), "False, True, 'row' or 'all'")
@@ -442,7 +442,7 @@ def histogram_grid(rows, row_labels=None, col_labels=None, title=None, bins=50, 
         With exactly one axes per (row, layer) cell, then one per strip, when
         the function created it.
     """
-    from ._choices import check_choice
+    from ._choices import check_choice   # here: plot.py also loads as a file of its own
     rows = [list(r) for r in rows]
     nrows = len(rows)
     if nrows == 0:
