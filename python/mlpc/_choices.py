@@ -5,7 +5,7 @@ elementwise, so `if` on the result raises NumPy's "truth value of an array is am
 (naming nothing) or accepts np.array(["eval"]) as "eval"; a list or an array as the key of a
 dict lookup raises "unhashable type". Strings are checked as strings first, here.
 """
-from typing import Collection, Optional
+from typing import Collection, Mapping, Optional, Tuple
 
 
 def listing(allowed: Collection[str]) -> str:
@@ -25,3 +25,15 @@ def check_choice(name: str, value: object, allowed: Collection[str],
     if value not in allowed:
         raise ValueError(f"{name} must be {what}, got {str(value)!r}")
     return str(value)
+
+
+def check_choices(name: str, value: object, allowed: Collection[str], what: str,
+                  groups: Mapping[str, Tuple[str, ...]]) -> Tuple[str, ...]:
+    """One choice, a group's name (`groups` maps it to its choices), or a sequence of choices,
+    as a tuple of plain strs: TypeError for something that is none of these (None, a number),
+    check_choice's errors for an element."""
+    if isinstance(value, str):
+        value = groups.get(value, (value,))
+    elif not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r:.60}")
+    return tuple(check_choice(name, v, allowed, what) for v in value)

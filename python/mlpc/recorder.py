@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from ._choices import check_choice
+from ._choices import check_choice, check_choices
 from .layers import Layer
 from .network import Sequential, layers_with_outputs
 from .training import Callback, _check_int
@@ -151,12 +151,9 @@ class Recorder(Callback):
                                      f"fit), got {s!r}")
                 chosen.add(int(s))
             self._select = chosen.__contains__
-        if isinstance(what, str):
-            what = self.QUANTITIES if what == "all" else (what,)
-        elif not hasattr(what, "__iter__"):
-            raise TypeError(f"what must be a quantity, 'all' or several quantities, got "
-                            f"{type(what).__name__} {what!r:.60}")
-        self.what = tuple(check_choice("what", q, self.QUANTITIES) for q in what)
+        self.what = check_choices("what", what, self.QUANTITIES,
+                                  f"one of {', '.join(map(repr, self.QUANTITIES))}, 'all' or several",
+                                  {"all": self.QUANTITIES})
         if isinstance(layers, (str, int, type)):
             layers = (layers,)
         if layers is not None:

@@ -18,7 +18,7 @@ accepted in `inits` too. With n_in = n_out (the notes' set-up) Glorot equals Xav
 """
 import numpy as np
 
-from .._choices import check_choice
+from .._choices import check_choice, check_choices
 from . import (Figures, ParameterValueError, Result, activation, boolean, dtype, integer,
                layer_stats, list_of, merge_params, number, optional, sample_values, stats_table)
 
@@ -80,11 +80,8 @@ _GRAD_TEXT = {"weight": "∂J/∂W_l entries", "output": "∂J/∂h_l entries",
 def _grad_kinds(grad):
     """"weight", "output", "preactivation", "both" (weight + output), "all", or a sequence."""
     what = f"one of {', '.join(_GRAD_TEXT)}, 'both', 'all' or a sequence of them"
-    if isinstance(grad, str):
-        grad = {"both": ("weight", "output"), "all": tuple(_GRAD_TEXT)}.get(grad, (grad,))
-    elif not hasattr(grad, "__iter__"):
-        raise TypeError(f"grad must be {what}, got {type(grad).__name__} {grad!r:.60}")
-    grad = tuple(check_choice("grad", g, tuple(_GRAD_TEXT), what) for g in grad)
+    grad = check_choices("grad", grad, _GRAD_TEXT, what,
+                         {"both": ("weight", "output"), "all": tuple(_GRAD_TEXT)})
     if not grad:
         raise ValueError(f"grad must be {what}, got {grad!r}")
     return grad
